@@ -1,0 +1,3 @@
+from reconloss.cli import main
+
+main()

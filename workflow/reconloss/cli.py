@@ -1,0 +1,43 @@
+"""`python -m reconloss COMMAND ...`: the one entry point the workflow's rules call.
+
+Each command lives in its own module and is imported only when it runs, so a
+job pays for the imports it needs and nothing else.
+"""
+
+import importlib
+import sys
+
+COMMANDS = {
+    "data": ("reconloss.data", "prepare the cached tensor file of one dataset"),
+    "classifier": ("reconloss.classifier", "train the FID feature classifier of one dataset"),
+    "train": ("reconloss.train", "train one beta-VAE run"),
+    "evaluate": ("reconloss.evaluate", "evaluate one trained run"),
+    "analytic": ("reconloss.analytic", "figures and tables that need no training"),
+    "tables": ("reconloss.tables", "summary and best-per-likelihood tables"),
+    "figures": ("reconloss.figures", "the study's figures"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m reconloss [--threads N] COMMAND [options]", "", "commands:"]
+    lines += [f"  {name:<11} {doc}" for name, (_, doc) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    threads = None
+    if argv[:1] == ["--threads"]:
+        threads = int(argv[1])
+        argv = argv[2:]
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return
+    if argv[0] not in COMMANDS:
+        sys.exit(f"reconloss: unknown command {argv[0]!r}\n\n{usage()}")
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    module.main(argv[1:])

@@ -1,0 +1,22 @@
+rule classifier:
+    """The dataset's own classifier, whose features FID compares (not Inception)."""
+    input:
+        "results/data/{dataset}.pt",
+    output:
+        model="results/classifier/{dataset}/model.pt",
+        metrics="results/classifier/{dataset}/metrics.json",
+        stats="results/classifier/{dataset}/test_stats.npz",
+    params:
+        out_dir=subpath(output.metrics, parent=True),
+        settings=lambda w: as_json(classifier_settings(w)),
+    log:
+        "results/logs/classifier/{dataset}.log",
+    benchmark:
+        "results/benchmarks/classifier/{dataset}.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(1000),
+        runtime=runtime_min(15),
+    shell:
+        "{PYTHON} -m reconloss --threads {threads} classifier --data {input:q} --out-dir {params.out_dir:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"

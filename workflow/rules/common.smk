@@ -1,0 +1,132 @@
+"""Configuration -> the grid of runs, and the settings each job receives.
+
+All configuration logic of the rules lives here, so each rule only names
+files and calls one command of the package.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+# Jobs run the interpreter that runs Snakemake (so `.venv/bin/snakemake` works
+# without activating the environment); with --sdm conda, the environment's own.
+PYTHON = (
+    "python"
+    if "conda" in {str(m).lower() for m in workflow.deployment_settings.deployment_method}
+    else sys.executable
+)
+# The package is importable in every job even when it is not pip-installed.
+PACKAGE_DIR = str(Path(workflow.basedir) / "workflow")
+_pythonpath = os.environ.get("PYTHONPATH", "")
+if PACKAGE_DIR not in _pythonpath.split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_DIR, _pythonpath) if p)
+
+DATASETS = list(config["datasets"])
+BASE_LIKELIHOODS = list(config["likelihoods"])
+VARIANTS = dict(config.get("variants", {}))
+for label in VARIANTS:
+    if label in BASE_LIKELIHOODS:
+        raise WorkflowError(f"variants: label {label!r} is already a likelihood name; give the variant another label")
+LIKELIHOOD_LABELS = BASE_LIKELIHOODS + list(VARIANTS)
+if not LIKELIHOOD_LABELS:
+    raise WorkflowError("likelihoods: the grid is empty; list at least one likelihood (or a variant)")
+
+
+def beta_label(beta):
+    """The canonical text of a β in paths: 1 -> '1', 0.1 -> '0.1', 1e-05 -> '1e-05'."""
+    return f"{float(beta):g}"
+
+
+BETAS = [beta_label(b) for b in config["betas"]]
+if len(set(BETAS)) != len(BETAS):
+    raise WorkflowError(f"betas: two values print the same ({BETAS}); give distinct values")
+SEEDS = [int(s) for s in config["seeds"]]
+
+RUN = "results/runs/{dataset}/{likelihood}/beta~{beta}/seed~{seed}"
+RUN_LOG = "results/logs/{stage}/{dataset}/{likelihood}/beta~{beta}/seed~{seed}"
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    likelihood="|".join(LIKELIHOOD_LABELS),
+    beta=r"[0-9][0-9.e+-]*",
+    seed=r"[0-9]+",
+
+
+def run_files(name, datasets=None):
+    """Path of file `name` in every run directory of the grid."""
+    return expand(
+        f"{RUN}/{name}",
+        dataset=datasets or DATASETS,
+        likelihood=LIKELIHOOD_LABELS,
+        beta=BETAS,
+        seed=SEEDS,
+    )
+
+
+def merged(section, dataset):
+    """config[section] with the dataset's overrides on top."""
+    base = dict(config.get(section, {}))
+    base.update(config.get("dataset_settings", {}).get(dataset, {}).get(section, {}))
+    return base
+
+
+def likelihood_spec(label):
+    """(name, options) of a grid label: a likelihood under its own name or a variant."""
+    if label in VARIANTS:
+        variant = VARIANTS[label]
+        name = variant["likelihood"]
+        options = {**config.get("likelihood_options", {}).get(name, {}), **variant.get("options", {})}
+        return name, options
+    return label, dict(config.get("likelihood_options", {}).get(label, {}))
+
+
+def as_json(obj):
+    return json.dumps(obj, sort_keys=True)
+
+
+def data_settings(dataset):
+    data = config.get("data", {})
+    return {
+        "mirrors": data.get("mirrors", {}).get(dataset),
+        "test_fraction": data.get("test_fraction", 0.2),
+        "split_seed": data.get("split_seed", 0),
+    }
+
+
+def run_settings(w):
+    """Everything one training needs, and nothing else: a change here reruns the run."""
+    name, options = likelihood_spec(w.likelihood)
+    return {
+        "dataset": w.dataset,
+        "likelihood": w.likelihood,
+        "likelihood_name": name,
+        "likelihood_options": options,
+        "beta": float(w.beta),
+        "seed": int(w.seed),
+        "train": merged("train", w.dataset),
+        "model": merged("model", w.dataset),
+    }
+
+
+def evaluate_settings(w):
+    return {**run_settings(w), "evaluate": merged("evaluate", w.dataset)}
+
+
+def classifier_settings(w):
+    return {"dataset": w.dataset, **merged("classifier", w.dataset)}
+
+
+# Memory and time scale with the dataset; cluster profiles read these.
+DATASET_SCALE = {"digits": 1, "mnist": 4, "fashion_mnist": 4, "cifar10": 8}
+
+
+def mem_mb(base):
+    return lambda w: base * DATASET_SCALE.get(w.dataset, 4)
+
+
+def runtime_min(base):
+    return lambda w: base * DATASET_SCALE.get(w.dataset, 4)

@@ -1,0 +1,17 @@
+rule data:
+    """Download (or load) one dataset, verify it, and cache it as one tensor file."""
+    output:
+        "results/data/{dataset}.pt",
+    params:
+        raw_dir=config["data"]["raw_dir"],
+        settings=lambda w: as_json(data_settings(w.dataset)),
+    log:
+        "results/logs/data/{dataset}.log",
+    benchmark:
+        "results/benchmarks/data/{dataset}.tsv"
+    resources:
+        mem_mb=mem_mb(2000),
+        runtime=30,
+    shell:
+        "{PYTHON} -m reconloss data --dataset {wildcards.dataset} --out {output:q}"
+        " --raw-dir {params.raw_dir:q} --settings {params.settings:q} > {log:q} 2>&1"
