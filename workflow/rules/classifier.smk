@@ -9,6 +9,8 @@ rule classifier:
     params:
         out_dir=subpath(output.metrics, parent=True),
         settings=lambda w: as_json(classifier_settings(w)),
+    conda:
+        "../../envs/reconloss.yaml"
     log:
         "results/logs/classifier/{dataset}.log",
     benchmark:
@@ -18,5 +20,5 @@ rule classifier:
         mem_mb=mem_mb(1000),
         runtime=runtime_min(15),
     shell:
-        "{PYTHON} -m reconloss --threads {threads} classifier --data {input:q} --out-dir {params.out_dir:q}"
+        "python3 -m reconloss --threads {threads} classifier --data {input:q} --out-dir {params.out_dir:q}"
         " --settings {params.settings:q} > {log:q} 2>&1"

@@ -6,23 +6,23 @@ files and calls one command of the package.
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-# Jobs run the interpreter that runs Snakemake (so `.venv/bin/snakemake` works
-# without activating the environment); with --sdm conda, the environment's own.
-PYTHON = (
-    "python"
-    if "conda" in {str(m).lower() for m in workflow.deployment_settings.deployment_method}
-    else sys.executable
+# Jobs run `python3 -m reconloss ...`: the package comes from this checkout
+# (no install needed) and, unless --sdm conda chose an environment, the
+# interpreter is the one running Snakemake, so `.venv/bin/snakemake` works
+# without activating the environment, locally and on cluster nodes alike.
+_USES_CONDA = "conda" in {str(m).lower() for m in workflow.deployment_settings.deployment_method}
+_PATH_PREFIX = "" if _USES_CONDA else f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH; "
+shell.prefix(
+    "set -euo pipefail; "
+    f"export PYTHONPATH={shlex.quote(str(Path(workflow.basedir) / 'workflow'))}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+    + _PATH_PREFIX
 )
-# The package is importable in every job even when it is not pip-installed.
-PACKAGE_DIR = str(Path(workflow.basedir) / "workflow")
-_pythonpath = os.environ.get("PYTHONPATH", "")
-if PACKAGE_DIR not in _pythonpath.split(os.pathsep):
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_DIR, _pythonpath) if p)
 
 DATASETS = list(config["datasets"])
 BASE_LIKELIHOODS = list(config["likelihoods"])

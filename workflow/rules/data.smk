@@ -5,6 +5,8 @@ rule data:
     params:
         raw_dir=config["data"]["raw_dir"],
         settings=lambda w: as_json(data_settings(w.dataset)),
+    conda:
+        "../../envs/reconloss.yaml"
     log:
         "results/logs/data/{dataset}.log",
     benchmark:
@@ -13,5 +15,5 @@ rule data:
         mem_mb=mem_mb(2000),
         runtime=30,
     shell:
-        "{PYTHON} -m reconloss data --dataset {wildcards.dataset} --out {output:q}"
+        "python3 -m reconloss data --dataset {wildcards.dataset} --out {output:q}"
         " --raw-dir {params.raw_dir:q} --settings {params.settings:q} > {log:q} 2>&1"

@@ -15,6 +15,8 @@ rule evaluate:
         run_dir=subpath(output.metrics, parent=True),
         classifier_dir=subpath(input.classifier, parent=True),
         settings=lambda w: as_json(evaluate_settings(w)),
+    conda:
+        "../../envs/reconloss.yaml"
     log:
         RUN_LOG.replace("{stage}", "evaluate") + ".log",
     benchmark:
@@ -24,5 +26,5 @@ rule evaluate:
         mem_mb=mem_mb(1500),
         runtime=runtime_min(10),
     shell:
-        "{PYTHON} -m reconloss --threads {threads} evaluate --data {input.data:q} --run-dir {params.run_dir:q}"
+        "python3 -m reconloss --threads {threads} evaluate --data {input.data:q} --run-dir {params.run_dir:q}"
         " --classifier-dir {params.classifier_dir:q} --settings {params.settings:q} > {log:q} 2>&1"

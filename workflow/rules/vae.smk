@@ -9,6 +9,8 @@ rule train:
     params:
         run_dir=subpath(output.status, parent=True),
         settings=lambda w: as_json(run_settings(w)),
+    conda:
+        "../../envs/reconloss.yaml"
     log:
         RUN_LOG.replace("{stage}", "train") + ".log",
     benchmark:
@@ -19,5 +21,5 @@ rule train:
         mem_mb=mem_mb(1000),
         runtime=runtime_min(20),
     shell:
-        "{PYTHON} -m reconloss --threads {threads} train --data {input.data:q} --run-dir {params.run_dir:q}"
+        "python3 -m reconloss --threads {threads} train --data {input.data:q} --run-dir {params.run_dir:q}"
         " --settings {params.settings:q} > {log:q} 2>&1"
