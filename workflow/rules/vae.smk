@@ -18,7 +18,7 @@ rule train:
     # Two one-thread trainings side by side beat one two-thread training.
     threads: 1
     resources:
-        mem_mb=mem_mb(1000),
+        mem_mb=mem_mb(1500),
         runtime=runtime_min(20),
     shell:
         "python3 -m reconloss --threads {threads} train --data {input.data:q} --run-dir {params.run_dir:q}"
