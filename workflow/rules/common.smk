@@ -46,7 +46,8 @@ if len(set(BETAS)) != len(BETAS):
 SEEDS = [int(s) for s in config["seeds"]]
 
 RUN = "results/runs/{dataset}/{likelihood}/beta~{beta}/seed~{seed}"
-RUN_LOG = "results/logs/{stage}/{dataset}/{likelihood}/beta~{beta}/seed~{seed}"
+RUN_LOG = "results/logs/{stage}/{dataset}/{likelihood}/beta~{beta}/seed~{seed}.log"
+RUN_BENCHMARK = "results/benchmarks/{stage}/{dataset}/{likelihood}/beta~{beta}/seed~{seed}.tsv"
 
 
 wildcard_constraints:
@@ -117,7 +118,7 @@ def evaluate_settings(w):
 
 
 def classifier_settings(w):
-    return {"dataset": w.dataset, **merged("classifier", w.dataset)}
+    return merged("classifier", w.dataset)
 
 
 # Memory and time scale with the dataset; cluster profiles read these.

@@ -18,9 +18,9 @@ rule evaluate:
     conda:
         "../../envs/reconloss.yaml"
     log:
-        RUN_LOG.replace("{stage}", "evaluate") + ".log",
+        RUN_LOG.replace("{stage}", "evaluate"),
     benchmark:
-        RUN_LOG.replace("{stage}", "evaluate") + ".tsv"
+        RUN_BENCHMARK.replace("{stage}", "evaluate")
     threads: 1
     resources:
         mem_mb=mem_mb(1500),

@@ -12,9 +12,9 @@ rule train:
     conda:
         "../../envs/reconloss.yaml"
     log:
-        RUN_LOG.replace("{stage}", "train") + ".log",
+        RUN_LOG.replace("{stage}", "train"),
     benchmark:
-        RUN_LOG.replace("{stage}", "train") + ".tsv"
+        RUN_BENCHMARK.replace("{stage}", "train")
     # Two one-thread trainings side by side beat one two-thread training.
     threads: 1
     resources:

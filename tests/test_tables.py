@@ -1,0 +1,126 @@
+"""The summary and best tables, checked against values computed by hand from the metrics written."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from reconloss import tables
+
+
+def write_metrics(root, rows):
+    paths = []
+    for row in rows:
+        d = root / row["dataset"] / row["likelihood"] / f"beta~{row['beta']:g}" / f"seed~{row['seed']}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "metrics.json").write_text(json.dumps(row))
+        paths.append(d / "metrics.json")
+    return paths
+
+
+def metrics(likelihood, beta, seed, fid, status="ok", **extra):
+    row = {"dataset": "digits", "likelihood": likelihood, "likelihood_name": likelihood, "beta": beta,
+           "seed": seed, "status": status, "fid": None if status == "diverged" else fid,
+           "diverged_epoch": 3 if status == "diverged" else None,
+           "mse_mean": None if status == "diverged" else fid / 100,
+           "black_level": None if status == "diverged" else 0.1 * beta,
+           "white_level": None if status == "diverged" else 1 - 0.1 * beta,
+           "data_black_level": 0.0, "data_white_level": 1.0}
+    row.update(extra)
+    return row
+
+
+@pytest.fixture
+def grid(tmp_path):
+    rows = [
+        # gaussian_fixed: β=1 wins on the seed mean (10, 14 -> 12) although β=0.5 has the single best seed (9)
+        metrics("gaussian_fixed", 0.5, 0, 9.0), metrics("gaussian_fixed", 0.5, 1, 21.0),
+        metrics("gaussian_fixed", 1.0, 0, 10.0), metrics("gaussian_fixed", 1.0, 1, 14.0),
+        # continuous_bernoulli: β=2's second seed diverged; the mean over the finished seed decides (5 < 30)
+        metrics("continuous_bernoulli", 1.0, 0, 30.0), metrics("continuous_bernoulli", 1.0, 1, 30.0),
+        metrics("continuous_bernoulli", 2.0, 0, 5.0), metrics("continuous_bernoulli", 2.0, 1, None, "diverged"),
+        # beta: everything diverged
+        metrics("beta", 1.0, 0, None, "diverged"), metrics("beta", 2.0, 0, None, "diverged"),
+    ]
+    return rows, write_metrics(tmp_path / "runs", rows)
+
+
+def test_summary_has_one_row_per_run_with_key_columns_first(grid):
+    rows, paths = grid
+    df = tables.summary_frame(tables.load_metrics(paths))
+    assert list(df.columns[:6]) == ["dataset", "likelihood", "beta", "seed", "status", "fid"]
+    assert len(df) == len(rows)
+    assert list(df["likelihood"]) == [r["likelihood"] for r in rows]  # grid order kept
+    assert set(tables.METRIC_COLUMNS) <= set(df.columns)
+    diverged = df[df["status"] == "diverged"]
+    assert diverged["fid"].isna().all() and diverged["mse_mean"].isna().all()
+    assert df["fid"].dtype.kind == "f"
+
+
+def test_summary_keeps_unknown_metric_keys(tmp_path):
+    paths = write_metrics(tmp_path, [metrics("bernoulli", 1.0, 0, 3.0, new_metric=1.5)])
+    df = tables.summary_frame(tables.load_metrics(paths))
+    assert df.loc[0, "new_metric"] == 1.5
+
+
+def test_best_picks_lowest_seed_mean_fid_over_finished_runs(grid):
+    _, paths = grid
+    best = tables.best_frame(tables.summary_frame(tables.load_metrics(paths))).set_index("likelihood")
+
+    g = best.loc["gaussian_fixed"]
+    assert g["best_beta"] == 1.0
+    assert g["fid"] == pytest.approx(12.0)
+    assert g["fid_std"] == pytest.approx(pd.Series([10.0, 14.0]).std())
+    assert g["seeds_ok"] == 2
+    assert g["mse_mean"] == pytest.approx(0.12)
+    assert g["black_level"] == pytest.approx(0.1) and g["white_level"] == pytest.approx(0.9)
+    assert (g["diverged"], g["runs"]) == (0, 4)
+
+    cb = best.loc["continuous_bernoulli"]
+    assert cb["best_beta"] == 2.0 and cb["fid"] == pytest.approx(5.0) and cb["seeds_ok"] == 1
+    assert math.isnan(cb["fid_std"])
+    assert (cb["diverged"], cb["runs"]) == (1, 4)
+
+    b = best.loc["beta"]
+    assert math.isnan(b["best_beta"]) and math.isnan(b["fid"]) and b["seeds_ok"] == 0
+    assert (b["diverged"], b["runs"]) == (2, 2)
+
+
+def test_best_breaks_ties_towards_smaller_beta(tmp_path):
+    paths = write_metrics(tmp_path, [metrics("bernoulli", 4.0, 0, 7.0), metrics("bernoulli", 0.5, 0, 7.0)])
+    best = tables.best_frame(tables.summary_frame(tables.load_metrics(paths)))
+    assert best.loc[0, "best_beta"] == 0.5
+
+
+def test_cli_writes_every_format(grid, tmp_path):
+    _, paths = grid
+    out = tmp_path / "tables"
+    tables.main(["--metrics", *map(str, paths), "--out-dir", str(out)])
+    for name in ("summary", "best"):
+        for ext in ("csv", "md", "tex", "html"):
+            assert (out / f"{name}.{ext}").stat().st_size > 0, (name, ext)
+    assert not list(out.glob(".*")), "temporary files left behind"
+
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(summary) == 10 and list(summary.columns[:6]) == tables.KEY_COLUMNS
+    best = pd.read_csv(out / "best.csv")
+    assert list(best.columns) == tables.BEST_COLUMNS
+    assert best.set_index("likelihood").loc["gaussian_fixed", "best_beta"] == 1.0
+
+    md = (out / "best.md").read_text().splitlines()
+    assert "diverged/runs" in md[0] and set(md[1]) <= set("|:-")
+    beta_row = [cell.strip() for cell in next(line for line in md if "| beta " in line).split("|")]
+    assert "2/2" in beta_row  # diverged/runs of the all-diverged likelihood
+    tex = (out / "summary.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"gaussian\_fixed" in tex  # underscores escaped for LaTeX
+    html = (out / "summary.html").read_text()
+    assert html.count('<tr class="diverged">') == 3
+    assert html.count("<tr") == 11  # header + 10 runs
+
+
+def test_missing_key_is_reported_with_the_file(tmp_path):
+    p = tmp_path / "metrics.json"
+    p.write_text(json.dumps({"dataset": "digits", "likelihood": "bernoulli"}))
+    with pytest.raises(ValueError, match="metrics.json.*beta"):
+        tables.load_metrics([p])

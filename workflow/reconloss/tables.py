@@ -1,0 +1,208 @@
+"""The study's tables: every run's metrics in one place, and the best β per likelihood.
+
+`summary` keeps one row per run so nothing is averaged away; `best` answers the
+study's question per (dataset, likelihood): how good can this likelihood get
+over the β grid, what do its reconstructions look like there, and how often
+did it diverge. Both are written as CSV (for code), Markdown (for reading),
+LaTeX (for the paper) and a small HTML page (for Snakemake's report, which
+shows HTML inline but offers CSV only as a download).
+"""
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from reconloss.io import atomic_path, read_json
+
+#: First columns of summary.csv, in this order (issue 2's contract); the rest follow.
+KEY_COLUMNS = ["dataset", "likelihood", "beta", "seed", "status", "fid"]
+
+#: Metric keys in the order evaluate documents them (contract), after KEY_COLUMNS.
+METRIC_COLUMNS = [
+    "likelihood_name", "diverged_epoch", "diverged_step", "valid_density", "epochs", "train_seconds",
+    "nll", "kl", "elbo", "bpd", "iw_ll", "iw_bpd", "iw_k", "fid_recon", "fid_samples",
+    "mse_mean", "mse_param", "black_level", "white_level", "data_black_level", "data_white_level",
+    "recon_p01", "recon_p99", "data_p01", "data_p99", "active_units", "sigma_mean", "feature_dim",
+]
+
+#: Columns of best.csv.
+BEST_COLUMNS = [
+    "dataset", "likelihood", "likelihood_name", "best_beta", "fid", "fid_std", "seeds_ok",
+    "mse_mean", "black_level", "white_level", "data_black_level", "data_white_level",
+    "diverged", "runs",
+]
+
+
+def load_metrics(paths):
+    """One dict per metrics.json, in the order given (the workflow's grid order)."""
+    rows = []
+    for path in paths:
+        row = read_json(path)
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}: expected a JSON object, got {type(row).__name__}")
+        missing = [k for k in ("dataset", "likelihood", "beta", "seed", "status") if k not in row]
+        if missing:
+            raise ValueError(f"{path}: metrics lack the keys {missing}")
+        rows.append(row)
+    return rows
+
+
+def summary_frame(rows):
+    """One row per run, KEY_COLUMNS first, then the contract's metrics, then any extra keys."""
+    import pandas as pd
+
+    extra = sorted({k for row in rows for k in row} - set(KEY_COLUMNS) - set(METRIC_COLUMNS))
+    columns = KEY_COLUMNS + METRIC_COLUMNS + extra
+    df = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
+    df["beta"] = df["beta"].astype(float)
+    df["seed"] = df["seed"].astype(int)
+    numeric = [c for c in columns if c not in ("dataset", "likelihood", "likelihood_name", "status",
+                                              "valid_density")]
+    for c in numeric:
+        # null (a diverged run's metric) becomes NaN; non-numeric extras stay as they are
+        converted = pd.to_numeric(df[c], errors="coerce")
+        if converted.notna().sum() == df[c].notna().sum():
+            df[c] = converted
+    return df
+
+
+def best_frame(summary):
+    """Per (dataset, likelihood): the β with the lowest seed-mean FID over `ok` runs.
+
+    Every seed of that β that finished `ok` enters the means; a likelihood
+    whose runs all diverged (or have no FID) keeps its row with NaN metrics,
+    so the table still says "diverged n/n" rather than dropping it.
+    """
+    import pandas as pd
+
+    records = []
+    for (dataset, likelihood), group in summary.groupby(["dataset", "likelihood"], sort=False):
+        ok = group[(group["status"] == "ok") & group["fid"].notna()]
+        rec = {
+            "dataset": dataset,
+            "likelihood": likelihood,
+            "likelihood_name": group["likelihood_name"].dropna().iloc[0]
+            if group["likelihood_name"].notna().any() else likelihood,
+            "diverged": int((group["status"] == "diverged").sum()),
+            "runs": int(len(group)),
+        }
+        if len(ok):
+            per_beta = ok.groupby("beta")["fid"].mean()
+            beta = float(per_beta.idxmin())
+            at = ok[ok["beta"] == beta]
+            rec.update(
+                best_beta=beta,
+                fid=float(at["fid"].mean()),
+                fid_std=float(at["fid"].std(ddof=1)) if len(at) > 1 else math.nan,
+                seeds_ok=int(len(at)),
+            )
+            for c in ("mse_mean", "black_level", "white_level", "data_black_level", "data_white_level"):
+                rec[c] = float(pd.to_numeric(at[c], errors="coerce").mean())
+        else:
+            rec.update(best_beta=math.nan, fid=math.nan, fid_std=math.nan, seeds_ok=0)
+        records.append(rec)
+    return pd.DataFrame(records, columns=BEST_COLUMNS)
+
+
+def _display_frame(df):
+    """Strings for Markdown/LaTeX/HTML: short floats, empty cells for missing values."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype.kind == "f":
+            out[c] = out[c].map(lambda v: "" if pd_isna(v) else f"{v:.4g}")
+        else:
+            out[c] = out[c].map(lambda v: "" if pd_isna(v) else str(v))
+    return out
+
+
+def pd_isna(v):
+    import pandas as pd
+
+    return v is None or (not isinstance(v, (list, dict)) and bool(pd.isna(v)))
+
+
+def _best_display(best):
+    out = _display_frame(best)
+    out["diverged"] = [f"{d}/{n}" for d, n in zip(best["diverged"], best["runs"])]
+    return out.drop(columns=["runs"]).rename(columns={"diverged": "diverged/runs"})
+
+
+def _latex_columns(raw, display):
+    """Right-align the numeric columns, left-align the words."""
+    return "".join("r" if c in raw and raw[c].dtype.kind in "fiu" else "l" for c in display.columns)
+
+
+HTML_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: sans-serif; font-size: 13px; margin: 1em; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }}
+th {{ background: #eee; position: sticky; top: 0; }}
+tr.diverged td {{ background: #fde0dc; }}
+td:nth-child(-n+2) {{ text-align: left; }}
+</style></head><body>
+<h1>{title}</h1>
+<p>{note}</p>
+{table}
+</body></html>
+"""
+
+
+def _html(df, title, note, diverged_mask=None):
+    """A standalone page: Snakemake's report shows HTML results inline."""
+    import html
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for i, row in enumerate(df.itertuples(index=False)):
+        cls = ' class="diverged"' if diverged_mask is not None and diverged_mask[i] else ""
+        cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in row)
+        body.append(f"<tr{cls}>{cells}</tr>")
+    table = f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody></table>"
+    return HTML_TEMPLATE.format(title=html.escape(title), note=html.escape(note), table=table)
+
+
+def write_tables(summary, best, out_dir):
+    """summary.{csv,md,tex,html} and best.{csv,md,tex,html}, each written atomically."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    diverged = list(summary["status"] == "diverged")
+    frames = {
+        "summary": (summary, _display_frame(summary),
+                    "One row per run; metrics of diverged runs are empty (highlighted rows).", diverged),
+        "best": (best, _best_display(best),
+                 "Per (dataset, likelihood): the β with the lowest seed-mean sample FID over runs that "
+                 "finished, with the seed-mean reconstruction MSE and black/white levels at that β; "
+                 "diverged/runs counts over the whole β grid and all seeds.", None),
+    }
+    written = []
+    for name, (raw, display, note, mask) in frames.items():
+        targets = {
+            "csv": lambda p, raw=raw: raw.to_csv(p, index=False, float_format="%.6g"),
+            "md": lambda p, d=display: p.write_text(d.to_markdown(index=False) + "\n"),
+            "tex": lambda p, d=display, raw=raw: p.write_text(
+                d.to_latex(index=False, escape=True, column_format=_latex_columns(raw, d))),
+            "html": lambda p, d=display, n=note, m=mask, t=name: p.write_text(
+                _html(d, f"reconloss: {t} table", n, m)),
+        }
+        for ext, write in targets.items():
+            path = out_dir / f"{name}.{ext}"
+            with atomic_path(path) as tmp:
+                write(tmp)
+            written.append(path)
+    return written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m reconloss tables", description=__doc__.splitlines()[0])
+    parser.add_argument("--metrics", nargs="+", required=True, help="RUN/metrics.json files")
+    parser.add_argument("--out-dir", required=True, help="directory for summary.* and best.*")
+    parser.add_argument("--settings", default="{}", help="JSON settings (unused for now)")
+    args = parser.parse_args(argv)
+    json.loads(args.settings)
+    summary = summary_frame(load_metrics(args.metrics))
+    best = best_frame(summary)
+    for path in write_tables(summary, best, args.out_dir):
+        print(f"tables: wrote {path}")
