@@ -66,3 +66,16 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
             counts[match.group(1)] = int(match.group(2))
     assert counts, f"no job table in the dry run's output:\n{text}"
     return counts
+
+
+def run_tiny_workflow(workdir: Path) -> Path:
+    """The tiny configuration (configs/test.yaml) run end to end in a fresh copy of the project."""
+    copy_workflow(workdir)
+    snakemake(workdir, "--cores", "2", "--configfile", "configs/test.yaml")
+    return workdir
+
+
+def clone_results(src: Path, dst: Path) -> Path:
+    """A copy of a finished workflow directory, timestamps and Snakemake's metadata included."""
+    shutil.copytree(src, dst, symlinks=True)
+    return dst

@@ -1,0 +1,82 @@
+"""The real `snakemake` on the tiny configuration: outputs, caching, divergence as a result."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+from workflow_helpers import clone_results, load_config, planned_jobs, snakemake, write_config
+
+pytestmark = pytest.mark.workflow
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_summary_has_one_finished_row_per_run(tiny_workflow_run):
+    summary = pd.read_csv(tiny_workflow_run / "results/tables/summary.csv")
+    config = load_config(tiny_workflow_run / "configs/test.yaml")
+    assert list(summary.columns[:6]) == ["dataset", "likelihood", "beta", "seed", "status", "fid"]
+    grid = {(d, lik, float(b), s) for d in config["datasets"] for lik in config["likelihoods"]
+            for b in config["betas"] for s in config["seeds"]}
+    rows = set(zip(summary.dataset, summary.likelihood, summary.beta.astype(float), summary.seed))
+    assert rows == grid
+    assert set(summary.status) == {"ok"}
+    assert all(math.isfinite(f) and f >= 0 for f in summary.fid)
+    assert (tiny_workflow_run / "results/tables/summary.md").read_text().count("\n") >= len(grid) + 2
+
+
+def test_every_run_has_its_metrics_and_images(tiny_workflow_run):
+    runs = sorted((tiny_workflow_run / "results/runs").glob("*/*/beta~*/seed~*"))
+    assert len(runs) == 4
+    for run in runs:
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["status"] == "ok"
+        assert math.isfinite(metrics["nll"]) and math.isfinite(metrics["kl"]) and metrics["kl"] >= 0
+        for image in ("reconstructions.png", "samples.png"):
+            assert (run / image).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_figures_are_real_pngs(tiny_workflow_run):
+    figures = sorted((tiny_workflow_run / "results/figures").rglob("*.png"))
+    names = {f.name for f in figures}
+    assert any(n.startswith("fid_vs_beta") for n in names), names
+    assert any(n.startswith("reconstructions") for n in names), names
+    for figure in figures:
+        data = figure.read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 2000, figure
+
+
+def test_second_run_has_nothing_to_do(tiny_workflow_run):
+    proc = snakemake(tiny_workflow_run, "-n", "--configfile", "configs/test.yaml")
+    assert planned_jobs(proc) == {}
+
+
+def test_adding_a_beta_runs_only_the_new_runs_and_what_depends_on_them(tiny_workflow_run, tmp_path):
+    workdir = clone_results(tiny_workflow_run, tmp_path / "more-betas")
+    config = load_config(workdir / "configs/test.yaml")
+    config["betas"].append(8.0)
+    path = write_config(workdir / "more-betas.yaml", config)
+    jobs = planned_jobs(snakemake(workdir, "-n", "--configfile", str(path)))
+    n_new = len(config["likelihoods"]) * len(config["seeds"])
+    assert jobs.pop("train") == n_new and jobs.pop("evaluate") == n_new
+    assert not {"data", "classifier", "analytic"} & set(jobs), jobs
+    assert set(jobs) == {"tables", "dataset_figures", "all"}, jobs
+
+
+def test_a_diverging_run_is_a_result_and_the_grid_completes(tiny_workflow_run, tmp_path):
+    workdir = clone_results(tiny_workflow_run, tmp_path / "diverging")
+    config = load_config(workdir / "configs/test.yaml")
+    # σ = |x − μ| with no floor: the loss Σ log|x − μ| runs to −∞ once one pixel fits exactly,
+    # which on digits takes a few hundred steps.
+    config["likelihoods"] = ["gaussian_fixed"]
+    config["variants"] = {"optimal_pixel_nofloor": {"likelihood": "gaussian_optimal_pixel", "options": {"floor": 0.0}}}
+    config["betas"] = [1.0]
+    config["train"]["epochs"] = 80
+    path = write_config(workdir / "diverging.yaml", config)
+    snakemake(workdir, "--cores", "2", "--configfile", str(path))
+    summary = pd.read_csv(workdir / "results/tables/summary.csv").set_index("likelihood")
+    assert summary.loc["optimal_pixel_nofloor", "status"] == "diverged"
+    assert pd.isna(summary.loc["optimal_pixel_nofloor", "fid"])
+    assert summary.loc["gaussian_fixed", "status"] == "ok"
+    status = json.loads((workdir / "results/runs/digits/optimal_pixel_nofloor/beta~1/seed~0/status.json").read_text())
+    assert status["status"] == "diverged" and status["diverged_epoch"] is not None
