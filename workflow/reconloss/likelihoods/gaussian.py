@@ -240,7 +240,12 @@ class _GaussianOptimal(_Gaussian):
     either way, and this way the loss is literally the closed form. Without x (sampling,
     stats of generated images) the optimum is undefined; sigma is then its floor, the value
     it tends to as reconstructions become exact.
+
+    Not a density of x: sigma is chosen after seeing x, so exp(-NLL) does not integrate to
+    one over x, and its "likelihood" bounds nothing (valid_density = False).
     """
+
+    valid_density = False
 
     def __init__(self, data_shape, floor=SIGMA_FLOOR, mean_activation="sigmoid"):
         super().__init__(data_shape, mean_activation)

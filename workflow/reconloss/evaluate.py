@@ -1,0 +1,395 @@
+"""Every metric of one trained run: one flat row of the summary, and its images.
+
+What each number means (all on the test set):
+
+- nll, kl, elbo: per image, in nats, on the test data exactly as training saw it
+  (x = x_int / scale), one posterior sample per image; elbo = -(nll + kl), with
+  beta = 1 whatever the run's beta (it is the bound, not the training loss).
+- bpd, iw_ll, iw_bpd: for likelihoods that are densities on [0, 1]^D only
+  (Bernoulli on grey data is not: null, valid_density false). The (scale+1)-level
+  data are dequantized, y = (x_int + u) / (scale + 1) with u ~ U[0, 1)^D, so that
+  for the discrete data  log P(x_int) >= E_u[log p(y)] - D log(scale + 1)
+  (Theis et al. 2016). iw_ll is the importance-weighted bound
+  log 1/k sum_i p(y|z_i) p(z_i) / q(z_i|y), z_i ~ q(z|y) (Burda et al. 2016), in nats
+  of the density on [0, 1]^D; bpd and iw_bpd are -(bound - D log(scale+1)) / (D ln 2),
+  bpd from the mean log weight of the same k samples (a k-sample ELBO estimate,
+  so iw_bpd <= bpd up to nothing but Jensen).
+- fid: decoded expected values of z ~ N(0, I) (fid_samples of them) against the
+  test set's cached feature statistics; fid_recon: expected-value reconstructions
+  (z = posterior mean) of the whole test set against the same statistics.
+- mse_mean, mse_param: per-pixel mean squared error of the expected-value and of
+  the parameter-image reconstruction (z = posterior mean).
+- black_level / white_level: mean reconstruction on the pixels that are 0 in the
+  data / at least 0.99 (data_* the data's own, 0 and ~1); recon_p01/p99 and
+  data_p01/p99 the 1st and 99th percentiles of all intensities. Desaturation
+  shows as black_level > 0 and white_level < data_white_level.
+- active_units: latent dims with Var_x(E[z|x]) > 0.01 (Burda et al. 2016).
+- sigma_mean: lik.stats' sigma_mean averaged over the test set, null without one.
+
+Randomness (posterior samples, dequantization noise, prior samples) comes from
+generators seeded from the run's seed, so the numbers repeat on a CPU. A run
+that diverged in training gets its row (status diverged, metrics null) and
+placeholder images; evaluation never fails the workflow for it.
+"""
+
+import argparse
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reconloss import io
+
+log = logging.getLogger(__name__)
+
+EVAL_DEFAULTS = {"fid_samples": 2000, "iw_samples": 20, "batch_size": 500, "n_images": 16, "device": "auto",
+                 "n_sample_grid": 64, "inception_weights": None, "inception_dims": 2048}
+METRIC_KEYS = ["nll", "kl", "elbo", "bpd", "iw_ll", "iw_bpd", "fid", "fid_recon", "mse_mean", "mse_param",
+               "black_level", "white_level", "data_black_level", "data_white_level", "recon_p01", "recon_p99",
+               "data_p01", "data_p99", "active_units", "sigma_mean", "fid_inception", "fid_inception_recon"]
+ACTIVE_THRESHOLD = 0.01
+WHITE = 0.99
+
+
+def resolve_device(name) -> torch.device:
+    if name in (None, "auto"):
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def _gen(device, seed, stream):
+    from reconloss.train import derived_seed
+
+    return torch.Generator(device=device).manual_seed(derived_seed(seed, 0, f"evaluate/{stream}"))
+
+
+def showcase_indices(x_uint8, y, scale, n):
+    """n test indices, deterministic, with pure white and pure black areas.
+
+    Round robin over classes; in even rounds the class's image with the most
+    pixels >= 0.99 not yet taken, in odd rounds the one with the most pixels
+    exactly 0 -- where desaturation of a reconstruction is visible.
+    """
+    x = x_uint8.reshape(len(x_uint8), -1).cpu()
+    white = (x.float() >= WHITE * scale).sum(1)
+    black = (x == 0).sum(1)
+    y = y.cpu()
+    classes = sorted(set(y.tolist()))
+    taken, out = set(), []
+    rank = {}
+    for key, score in (("white", white), ("black", black)):
+        # stable sort: ties broken by index
+        order = torch.sort(-score, stable=True).indices.tolist()
+        rank[key] = {c: [i for i in order if y[i] == c] for c in classes}
+    r = 0
+    while len(out) < min(n, len(x)):
+        key = "white" if r % 2 == 0 else "black"
+        for c in classes:
+            if len(out) >= n:
+                break
+            i = next((i for i in rank[key][c] if i not in taken), None)
+            if i is not None:
+                taken.add(i)
+                out.append(i)
+        r += 1
+    return torch.tensor(out, dtype=torch.int64)
+
+
+def _finite_or_none(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _fid_or_none(feats, mu_ref, sigma_ref, what):
+    from reconloss.fid import check_sample_size, feature_stats, frechet_distance
+
+    if feats is None or len(feats) < 2 or not torch.isfinite(feats).all():
+        log.warning("%s: non-finite or too few features, FID is null", what)
+        return None
+    check_sample_size(len(feats), feats.shape[1], what)
+    return _finite_or_none(frechet_distance(*feature_stats(feats), mu_ref, sigma_ref))
+
+
+def _placeholder(path, text="diverged", size=(256, 64)):
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", size, (255, 255, 255))
+    ImageDraw.Draw(img).text((10, size[1] // 2 - 6), text, fill=(200, 0, 0))
+    with io.atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
+
+
+def _save_grid(path, images, nrow, min_size=32):
+    """A grid PNG; small images (digits' 8x8) are enlarged by whole pixels to stay legible."""
+    from torchvision.utils import save_image
+
+    factor = max(1, min_size // images.shape[-1])
+    if factor > 1:
+        images = torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest")
+    with io.atomic_path(path) as tmp:
+        save_image(images.clamp(0, 1), tmp, nrow=nrow, padding=1, pad_value=0.5, format="png")
+
+
+def dequantize(x_int, scale, generator):
+    """y = (x_int + u) / (scale + 1), u ~ U[0, 1): (scale+1)-level data spread over [0, 1)."""
+    x = x_int.float()
+    return (x + torch.rand(x.shape, device=x.device, generator=generator)) / (scale + 1)
+
+
+def importance_weighted(vae, y, k, generator=None):
+    """(mean log weight, log mean weight) per image, float64 (B,), from k samples z ~ q(z|y).
+
+    log w = log p(y|z) + log p(z) - log q(z|y); the mean is a k-sample ELBO estimate,
+    logsumexp - log k the IWAE bound (Burda et al. 2016), >= the former by Jensen.
+    """
+    log2pi = math.log(2 * math.pi)
+    mu, logvar = vae.encode(y)
+    b, L = mu.shape
+    eps = torch.randn((b, k, L), device=mu.device, generator=generator, dtype=mu.dtype)
+    z = mu[:, None] + eps * (0.5 * logvar[:, None]).exp()
+    out = vae.decode(z.reshape(b * k, L))
+    log_px = -vae.likelihood.nll(y.repeat_interleave(k, dim=0), out).reshape(b, k).double()
+    log_pz = (-0.5 * (z.square() + log2pi)).sum(-1).double()
+    log_qz = (-0.5 * (eps.square() + logvar[:, None] + log2pi)).sum(-1).double()
+    logw = log_px + log_pz - log_qz
+    return logw.mean(1), torch.logsumexp(logw, 1) - math.log(k)
+
+
+def base_row(settings, status, classifier_dir):
+    from reconloss.likelihoods import LIKELIHOODS
+
+    name = settings.get("likelihood_name")
+    cls = LIKELIHOODS.get(name)
+    feature_dim = None
+    cm = Path(classifier_dir) / "metrics.json"
+    if cm.exists():
+        feature_dim = io.read_json(cm).get("feature_dim")
+    ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
+    return {
+        "dataset": settings.get("dataset"), "likelihood": settings.get("likelihood"), "likelihood_name": name,
+        "beta": settings.get("beta"), "seed": settings.get("seed"), "status": status.get("status"),
+        "diverged_epoch": status.get("diverged_epoch"), "diverged_step": status.get("diverged_step"),
+        "valid_density": bool(getattr(cls, "valid_density", True)), "epochs": status.get("epochs_completed"),
+        "train_seconds": status.get("train_seconds"), "iw_k": int(ev["iw_samples"]),
+        "fid_samples": int(ev["fid_samples"]), "feature_dim": feature_dim,
+        **{k: None for k in METRIC_KEYS},
+    }
+
+
+@torch.no_grad()
+def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, inception_stats=None):
+    """(metrics, images, extras) of a trained VAE; see the module docstring for definitions.
+
+    extractor: classifier features of images in [0,1]; test_stats: (mu, sigma) of the
+    test set's features; inception / inception_stats: the optional Inception network
+    and the test set's statistics under it.
+    """
+    ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
+    seed = int(settings.get("seed", 0))
+    lik = vae.likelihood
+    device = next(vae.parameters()).device
+    x_int, y = data["test_x"].to(device), data["test_y"]
+    scale = float(data["scale"])
+    n, shape = len(x_int), tuple(x_int.shape[1:])
+    d = math.prod(shape)
+    bs = int(ev["batch_size"])
+    m = {}
+
+    # --- test pass on the data as trained: NLL/KL, reconstructions, latents ------------
+    g_post = _gen(device, seed, "posterior")
+    sums = {"nll": 0.0, "kl": 0.0, "se_mean": 0.0, "se_param": 0.0, "black": 0.0, "white": 0.0}
+    counts = {"black": 0, "white": 0}
+    sigma_sum, sigma_n = 0.0, 0
+    mus, recon_feats, recon_vals, inc_recon = [], [], [], []
+    for i in range(0, n, bs):
+        xi = x_int[i:i + bs]
+        x = xi.float() / scale
+        mu, logvar = vae.encode(x)
+        out = vae.decode(vae.reparameterize(mu, logvar, g_post))
+        sums["nll"] += float(lik.nll(x, out).double().sum())
+        sums["kl"] += float(vae.kl(mu, logvar).double().sum())
+        st = lik.stats(out, x=x)
+        if "sigma_mean" in st:
+            sigma_sum += float(st["sigma_mean"]) * len(x)
+            sigma_n += len(x)
+        out_mu = vae.decode(mu)
+        rec, par = lik.mean(out_mu), lik.param_image(out_mu)
+        sums["se_mean"] += float((rec - x).double().square().sum())
+        sums["se_param"] += float((par - x).double().square().sum())
+        black, white = xi == 0, x >= WHITE
+        sums["black"] += float(rec[black].double().sum())
+        sums["white"] += float(rec[white].double().sum())
+        counts["black"] += int(black.sum())
+        counts["white"] += int(white.sum())
+        mus.append(mu.double().cpu())
+        recon_feats.append(extractor(rec).float().cpu())
+        recon_vals.append(rec.flatten().float().cpu())
+        if inception is not None:
+            from reconloss.fid import inception_features
+
+            inc_recon.append(inception_features(inception, rec).cpu())
+    m["nll"], m["kl"] = sums["nll"] / n, sums["kl"] / n
+    m["elbo"] = -(m["nll"] + m["kl"])
+    m["mse_mean"], m["mse_param"] = sums["se_mean"] / (n * d), sums["se_param"] / (n * d)
+    m["black_level"] = sums["black"] / counts["black"] if counts["black"] else None
+    m["white_level"] = sums["white"] / counts["white"] if counts["white"] else None
+    xf = x_int.float().cpu() / scale
+    m["data_black_level"] = 0.0 if counts["black"] else None
+    m["data_white_level"] = float(xf[xf >= WHITE].double().mean()) if counts["white"] else None
+    rv = torch.cat(recon_vals).numpy()
+    m["recon_p01"], m["recon_p99"] = (float(v) for v in np.percentile(rv, [1, 99]))
+    m["data_p01"], m["data_p99"] = (float(v) for v in np.percentile(xf.numpy(), [1, 99]))
+    mus = torch.cat(mus)
+    m["active_units"] = int((mus.var(dim=0, unbiased=False) > ACTIVE_THRESHOLD).sum()) if n > 1 else None
+    m["sigma_mean"] = sigma_sum / sigma_n if sigma_n else None
+    m["fid_recon"] = _fid_or_none(torch.cat(recon_feats), *test_stats, "reconstruction FID")
+    del recon_vals
+
+    # --- dequantized test data: ELBO and importance-weighted bound (densities only) ---------
+    k = int(ev["iw_samples"])
+    if lik.valid_density and k >= 1:
+        g_deq, g_iw = _gen(device, seed, "dequantize"), _gen(device, seed, "iw")
+        per = max(1, bs // k)
+        elbo_sum = iw_sum = 0.0
+        for i in range(0, n, per):
+            yq = dequantize(x_int[i:i + per], scale, g_deq)
+            elbo_k, iw = importance_weighted(vae, yq, k, g_iw)
+            elbo_sum += float(elbo_k.sum())
+            iw_sum += float(iw.sum())
+        elbo_deq, m["iw_ll"] = elbo_sum / n, iw_sum / n
+        offset = d * math.log(scale + 1)
+        m["bpd"] = (offset - elbo_deq) / (d * math.log(2))
+        m["iw_bpd"] = (offset - m["iw_ll"]) / (d * math.log(2))
+
+    # --- samples from the prior: sample FID ---------------------------------------------------
+    g_prior = _gen(device, seed, "prior")
+    n_s = int(ev["fid_samples"])
+    keep = max(int(ev["n_images"]), int(ev["n_sample_grid"]))
+    sample_feats, kept, inc_samples = [], [], []
+    for i in range(0, n_s, bs):
+        z = torch.randn((min(bs, n_s - i), vae.latent_dim), device=device, generator=g_prior)
+        s = lik.mean(vae.decode(z))
+        sample_feats.append(extractor(s).float().cpu())
+        if sum(len(t) for t in kept) < keep:
+            kept.append(s.float().cpu())
+        if inception is not None:
+            from reconloss.fid import inception_features
+
+            inc_samples.append(inception_features(inception, s).cpu())
+    m["fid"] = _fid_or_none(torch.cat(sample_feats) if sample_feats else None, *test_stats, "sample FID")
+    samples = torch.cat(kept)[:keep] if kept else torch.zeros(0, *shape)
+
+    if inception is not None:
+        m["fid_inception"] = _fid_or_none(torch.cat(inc_samples), *inception_stats, "Inception sample FID")
+        m["fid_inception_recon"] = _fid_or_none(torch.cat(inc_recon), *inception_stats, "Inception recon FID")
+    m = {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in m.items()}
+
+    # --- showcase images -------------------------------------------------------------------------
+    idx = showcase_indices(data["test_x"], y, scale, int(ev["n_images"]))
+    x = x_int[idx.to(device)].float() / scale
+    mu, _ = vae.encode(x)
+    out_mu = vae.decode(mu)
+    images = {"indices": idx, "original": x.cpu(), "param": lik.param_image(out_mu).float().cpu(),
+              "mean": lik.mean(out_mu).float().cpu(), "sample_mean": samples[:len(idx)].clone()}
+    return m, images, {"samples_grid": samples[:int(ev["n_sample_grid"])]}
+
+
+def _data_shape(run_dir, data_path):
+    try:
+        return tuple(torch.load(Path(run_dir) / "model.pt", map_location="cpu", weights_only=True)["data_shape"])
+    except (FileNotFoundError, KeyError, RuntimeError):
+        from reconloss.data import data_shape, load_dataset
+
+        return data_shape(load_dataset(data_path))
+
+
+def _inception_setup(ev, data, classifier_dir, device):
+    """(network, (mu, sigma) of the test set) when evaluate.inception_weights names a file, else (None, None).
+
+    The test statistics come from classifier_dir/inception_stats.npz when the
+    classifier rule wrote them, otherwise they are computed here.
+    """
+    path = ev.get("inception_weights")
+    if not path:
+        return None, None
+    from reconloss.fid import feature_stats, inception_features, load_inception
+
+    net = load_inception(path, device, dims=int(ev["inception_dims"]))
+    cached = Path(classifier_dir) / "inception_stats.npz"
+    if cached.exists():
+        st = np.load(cached)
+        if st["mu"].shape == (int(ev["inception_dims"]),):
+            return net, (st["mu"], st["sigma"])
+    x = data["test_x"].float() / float(data["scale"])
+    return net, feature_stats(inception_features(net, x))
+
+
+def _write_outputs(run_dir, row, images, grid, n_cols):
+    run_dir = Path(run_dir)
+    io.torch_save(images, run_dir / "images.pt")
+    if len(images["original"]):
+        rows = torch.cat([images["original"], images["mean"], images["param"]])
+        _save_grid(run_dir / "reconstructions.png", rows, nrow=len(images["original"]))
+    else:
+        _placeholder(run_dir / "reconstructions.png", f"{row['status']}: no reconstructions")
+    if len(grid):
+        _save_grid(run_dir / "samples.png", grid, nrow=max(1, min(n_cols, len(grid))))
+    else:
+        _placeholder(run_dir / "samples.png", f"{row['status']}: no samples")
+    io.write_json(run_dir / "metrics.json", row)
+
+
+def evaluate_run(data_path, run_dir, classifier_dir, settings) -> dict:
+    """Evaluate one run; write metrics.json, images.pt, reconstructions.png, samples.png; return the row."""
+    t0 = time.perf_counter()
+    run_dir, classifier_dir = Path(run_dir), Path(classifier_dir)
+    status = io.read_json(run_dir / "status.json")
+    row = base_row(settings, status, classifier_dir)
+    ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
+    if status.get("status") != "ok":
+        shape = _data_shape(run_dir, data_path)
+        empty = torch.zeros(0, *shape)
+        images = {"indices": torch.zeros(0, dtype=torch.int64), "original": empty, "param": empty.clone(),
+                  "mean": empty.clone(), "sample_mean": empty.clone()}
+        row["eval_seconds"] = time.perf_counter() - t0
+        _write_outputs(run_dir, row, images, empty, 8)
+        log.info("%s: %s run, metrics null", run_dir, status.get("status"))
+        return row
+
+    from reconloss.classifier import load_feature_extractor
+    from reconloss.data import load_dataset
+    from reconloss.train import load_trained
+
+    torch.distributions.Distribution.set_default_validate_args(False)
+    device = resolve_device(ev["device"])
+    torch.manual_seed(int(settings.get("seed", 0)))
+    data = load_dataset(data_path)
+    data = {k: data[k] for k in ("name", "test_x", "test_y", "scale", "classes")}
+    vae, _, _ = load_trained(run_dir, device)
+    extractor = load_feature_extractor(classifier_dir, device)
+    st = np.load(classifier_dir / "test_stats.npz")
+    inception, inception_stats = _inception_setup(ev, data, classifier_dir, device)
+    m, images, extra = compute_metrics(vae, data, settings, extractor, (st["mu"], st["sigma"]),
+                                       inception, inception_stats)
+    row.update(m)
+    row["eval_seconds"] = time.perf_counter() - t0
+    _write_outputs(run_dir, row, images, extra["samples_grid"], 8)
+    log.info("%s: %s", run_dir, json.dumps({k: row[k] for k in ("elbo", "iw_bpd", "fid", "fid_recon")}))
+    return row
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog="reconloss evaluate", description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="results/data/{dataset}.pt")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--classifier-dir", required=True, help="results/classifier/{dataset}")
+    p.add_argument("--settings", required=True, help="the run's settings as one JSON string")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    evaluate_run(args.data, args.run_dir, args.classifier_dir, json.loads(args.settings))
