@@ -17,7 +17,7 @@ rule classifier:
         "results/benchmarks/classifier/{dataset}.tsv"
     threads: 2
     resources:
-        mem_mb=mem_mb(1000),
+        mem_mb=mem_mb(2000),
         runtime=runtime_min(15),
     shell:
         "python3 -m reconloss --threads {threads} classifier --data {input:q} --out-dir {params.out_dir:q}"

@@ -6,6 +6,7 @@ rule evaluate:
         status=f"{RUN}/status.json",
         classifier="results/classifier/{dataset}/model.pt",
         stats="results/classifier/{dataset}/test_stats.npz",
+        classifier_metrics="results/classifier/{dataset}/metrics.json",
     output:
         metrics=f"{RUN}/metrics.json",
         reconstructions=f"{RUN}/reconstructions.png",
@@ -23,7 +24,7 @@ rule evaluate:
         RUN_BENCHMARK.replace("{stage}", "evaluate")
     threads: 1
     resources:
-        mem_mb=mem_mb(1500),
+        mem_mb=mem_mb(2000),
         runtime=runtime_min(10),
     shell:
         "python3 -m reconloss --threads {threads} evaluate --data {input.data:q} --run-dir {params.run_dir:q}"
