@@ -121,13 +121,14 @@ def classifier_settings(w):
     return merged("classifier", w.dataset)
 
 
-# Memory and time scale with the dataset; cluster profiles read these.
+# Memory and time scale with the dataset and grow with each retry (profiles
+# retry a failed job once: one killed for memory or time gets more of both).
 DATASET_SCALE = {"digits": 1, "mnist": 4, "fashion_mnist": 4, "cifar10": 8}
 
 
 def mem_mb(base):
-    return lambda w: base * DATASET_SCALE.get(w.dataset, 4)
+    return lambda w, attempt: base * DATASET_SCALE.get(w.dataset, 4) * attempt
 
 
 def runtime_min(base):
-    return lambda w: base * DATASET_SCALE.get(w.dataset, 4)
+    return lambda w, attempt: base * DATASET_SCALE.get(w.dataset, 4) * attempt

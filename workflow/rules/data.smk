@@ -1,5 +1,9 @@
 rule data:
-    """Download (or load) one dataset, verify it, and cache it as one tensor file."""
+    """Download (or load) one dataset, verify it, and cache it as one tensor file.
+
+    Local on clusters: compute nodes often have no internet access.
+    """
+    localrule: True
     output:
         "results/data/{dataset}.pt",
     params:
