@@ -28,7 +28,8 @@ from pathlib import Path
 
 import torch
 
-from reconloss.train import Adam, _train_epoch, resolve_device
+from reconloss.device import resolve_device
+from reconloss.train import Adam, _train_epoch
 from reconloss.vae import build_vae
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

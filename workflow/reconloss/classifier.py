@@ -34,6 +34,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from reconloss import io
+from reconloss.device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +118,6 @@ class Classifier(nn.Module):
 
     def forward(self, x01):
         return self.head(self.features(x01))
-
-
-def resolve_device(name) -> torch.device:
-    if name in (None, "auto"):
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def augment(x, shift, flip, gen):

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from reconloss import io
+from reconloss.device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,6 @@ METRIC_KEYS = ["nll", "kl", "elbo", "bpd", "iw_ll", "iw_bpd", "fid", "fid_recon"
                "data_p01", "data_p99", "active_units", "sigma_mean", "fid_inception", "fid_inception_recon"]
 ACTIVE_THRESHOLD = 0.01
 WHITE = 0.99
-
-
-def resolve_device(name) -> torch.device:
-    if name in (None, "auto"):
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def _gen(device, seed, stream):

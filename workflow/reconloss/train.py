@@ -25,16 +25,11 @@ from pathlib import Path
 
 import torch
 
+from reconloss.device import resolve_device
 from reconloss.io import atomic_path, read_json, torch_save, write_json
 from reconloss.vae import build_vae
 
 BASE_COLUMNS = ["epoch", "loss", "nll", "kl", "seconds", "images_per_second"]
-
-
-def resolve_device(name="auto") -> torch.device:
-    if name in (None, "auto"):
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def derived_seed(seed: int, epoch: int, stream: str) -> int:
