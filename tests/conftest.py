@@ -59,3 +59,23 @@ def tiny_workflow_run(tmp_path_factory) -> Path:
     from workflow_helpers import run_tiny_workflow
 
     return run_tiny_workflow(tmp_path_factory.mktemp("tiny-workflow"))
+
+
+@pytest.fixture(scope="session")
+def digits_classifier(tmp_path_factory) -> dict:
+    """digits.pt and its FID classifier trained by the CLI with default settings, once per session:
+    {"data_path", "data", "dir", "extract"}."""
+    import json
+
+    from reconloss import classifier
+    from reconloss.data import load_dataset, prepare
+    from torch_helpers import one_thread
+
+    root = tmp_path_factory.mktemp("digits-classifier")
+    prepare("digits", root / "digits.pt", root / "raw")
+    out = root / "classifier"
+    with one_thread():
+        classifier.main(["--data", str(root / "digits.pt"), "--out-dir", str(out),
+                         "--settings", json.dumps({"seed": 0, "device": "cpu"})])
+    return {"data_path": root / "digits.pt", "data": load_dataset(root / "digits.pt"),
+            "dir": out, "extract": classifier.load_feature_extractor(out, "cpu")}

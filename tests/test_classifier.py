@@ -1,6 +1,5 @@
 """reconloss.classifier: the FID feature network (digits trained for real, fast)."""
 
-import contextlib
 import json
 
 import numpy as np
@@ -8,42 +7,7 @@ import pytest
 import torch
 
 from reconloss import classifier, fid
-
-_CACHE = {}
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Tiny nets gain nothing from threads, and on a busy machine spinning threads cost minutes."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
-def trained_digits_classifier(tmp_path_factory):
-    """digits.pt and a classifier trained by the CLI with default settings, once per session
-    (shared with test_fid and test_evaluate through this module's cache)."""
-    if "digits" not in _CACHE:
-        from reconloss.data import load_dataset, prepare
-
-        root = tmp_path_factory.mktemp("digits-classifier")
-        prepare("digits", root / "digits.pt", root / "raw")
-        out = root / "classifier"
-        with one_thread():
-                classifier.main(["--data", str(root / "digits.pt"), "--out-dir", str(out),
-                             "--settings", json.dumps({"seed": 0, "device": "cpu"})])
-        _CACHE["digits"] = {"data_path": root / "digits.pt", "data": load_dataset(root / "digits.pt"),
-                            "dir": out, "extract": classifier.load_feature_extractor(out, "cpu")}
-    return _CACHE["digits"]
-
-
-@pytest.fixture(scope="module")
-def digits_classifier(tmp_path_factory):
-    return trained_digits_classifier(tmp_path_factory)
-
+from torch_helpers import one_thread
 
 def test_digits_accuracy_and_outputs(digits_classifier):
     out = digits_classifier["dir"]

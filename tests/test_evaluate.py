@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from reconloss import evaluate, io
-from test_classifier import one_thread, trained_digits_classifier
+from torch_helpers import one_thread
 
 CONTRACT_KEYS = (
     "dataset likelihood likelihood_name beta seed status diverged_epoch diverged_step valid_density epochs "
@@ -40,11 +40,11 @@ def run_evaluate(cls, run_dir, settings):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, digits_classifier):
     """Three trained and evaluated digits runs: {label: (run_dir, settings, metrics)}."""
     from reconloss.train import train_run
 
-    cls = trained_digits_classifier(tmp_path_factory)
+    cls = digits_classifier
     root = tmp_path_factory.mktemp("runs")
     out = {"classifier": cls}
     for label, (name, latent) in LIKELIHOODS.items():

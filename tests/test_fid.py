@@ -137,10 +137,3 @@ def test_inception_early_block_features(random_inception_weights):
     net = fid.load_inception(random_inception_weights, dims=64)
     f = fid.inception_features(net, torch.rand(3, 3, 32, 32), batch_size=2)
     assert f.shape == (3, 64) and torch.isfinite(f).all()
-
-
-@pytest.fixture(scope="module")
-def digits_classifier(tmp_path_factory):
-    from test_classifier import trained_digits_classifier
-
-    return trained_digits_classifier(tmp_path_factory)

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from torch_helpers import one_thread
 
 from reconloss import train
 from reconloss.io import read_json
@@ -33,12 +34,10 @@ def digits(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
+def _one_thread():
     """The workflow trains with one thread; CPU results are bit-reproducible for a fixed count."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    with one_thread():
+        yield
 
 
 def settings(likelihood="gaussian_learned_pixel", epochs=3, seed=0, lr=1e-3, batch_size=64, options=None,
