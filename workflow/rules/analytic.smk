@@ -1,13 +1,8 @@
 # The study's analytic figures and tables: they need no data and no training.
 
-import os
-import sys as _sys
-from pathlib import Path
-
-# File names come from the package, so the rule's outputs and what the command
-# writes cannot drift apart; the checkout's package, as the jobs use it.
-_sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
-from reconloss import analytic as _analytic  # noqa: E402  (light: no torch, no matplotlib)
+# File names come from the package (on sys.path through common.smk), so the rule's
+# outputs and what the command writes cannot drift apart.
+from reconloss import analytic as _analytic  # light: no torch, no matplotlib
 
 ANALYTIC_FIGURE_DIR = "results/figures/analytic"
 ANALYTIC_TABLE_DIR = "results/tables"

@@ -16,11 +16,15 @@ from snakemake.exceptions import WorkflowError
 # (no install needed) and, unless --sdm conda chose an environment, the
 # interpreter is the one running Snakemake, so `.venv/bin/snakemake` works
 # without activating the environment, locally and on cluster nodes alike.
+PACKAGE_DIR = str(Path(workflow.basedir) / "workflow")
+# The rule files import light parts of the same package (file names of outputs).
+if PACKAGE_DIR not in sys.path:
+    sys.path.insert(0, PACKAGE_DIR)
 _USES_CONDA = "conda" in {str(m).lower() for m in workflow.deployment_settings.deployment_method}
 _PATH_PREFIX = "" if _USES_CONDA else f"export PATH={shlex.quote(os.path.dirname(sys.executable))}:$PATH; "
 shell.prefix(
     "set -euo pipefail; "
-    f"export PYTHONPATH={shlex.quote(str(Path(workflow.basedir) / 'workflow'))}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+    f"export PYTHONPATH={shlex.quote(PACKAGE_DIR)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
     + _PATH_PREFIX
 )
 

@@ -9,11 +9,8 @@
 # this). Without it, `snakemake --cores all figures` builds whatever the figures
 # need, trainings included.
 
-import sys as _sys
-
-if str(Path(workflow.basedir) / "workflow") not in _sys.path:
-    _sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
-from reconloss import figures as _figures  # noqa: E402  (light: matplotlib is imported only to draw)
+# On sys.path through common.smk; light: matplotlib is imported only to draw.
+from reconloss import figures as _figures
 
 # Figure stems come from the package, so the rule's outputs and what the command
 # writes cannot drift apart. Each: (report category by stage, label in the report).
