@@ -57,7 +57,7 @@ WHITE = 0.99
 
 
 def _gen(device, seed, stream):
-    from reconloss.train import derived_seed
+    from reconloss.step import derived_seed
 
     return torch.Generator(device=device).manual_seed(derived_seed(seed, 0, f"evaluate/{stream}"))
 
@@ -340,8 +340,24 @@ def _write_outputs(run_dir, row, images, grid, n_cols):
     io.write_json(run_dir / "metrics.json", row)
 
 
-def evaluate_run(data_path, run_dir, classifier_dir, settings) -> dict:
-    """Evaluate one run; write metrics.json, images.pt, reconstructions.png, samples.png; return the row."""
+def _load_shared(data_path, classifier_dir, ev):
+    """What every run of a pack is evaluated against, loaded once: test data, classifier, statistics."""
+    from reconloss.classifier import load_feature_extractor
+    from reconloss.data import load_dataset
+
+    device = resolve_device(ev["device"])
+    data = load_dataset(data_path)
+    data = {k: data[k] for k in ("name", "test_x", "test_y", "scale", "classes")}
+    extractor = load_feature_extractor(classifier_dir, device)
+    st = np.load(Path(classifier_dir) / "test_stats.npz")
+    inception, inception_stats = _inception_setup(ev, data, classifier_dir, device)
+    return {"device": device, "data": data, "extractor": extractor, "test_stats": (st["mu"], st["sigma"]),
+            "inception": inception, "inception_stats": inception_stats}
+
+
+def evaluate_run(data_path, run_dir, classifier_dir, settings, shared=None) -> dict:
+    """Evaluate one run; write metrics.json, images.pt, reconstructions.png, samples.png; return the row.
+    `shared` is what _load_shared returns, when a pack's runs are evaluated together."""
     t0 = time.perf_counter()
     run_dir, classifier_dir = Path(run_dir), Path(classifier_dir)
     status = io.read_json(run_dir / "status.json")
@@ -357,21 +373,14 @@ def evaluate_run(data_path, run_dir, classifier_dir, settings) -> dict:
         log.info("%s: %s run, metrics null", run_dir, status.get("status"))
         return row
 
-    from reconloss.classifier import load_feature_extractor
-    from reconloss.data import load_dataset
     from reconloss.train import load_trained
 
     torch.distributions.Distribution.set_default_validate_args(False)
-    device = resolve_device(ev["device"])
+    shared = shared or _load_shared(data_path, classifier_dir, ev)
     torch.manual_seed(int(settings.get("seed", 0)))
-    data = load_dataset(data_path)
-    data = {k: data[k] for k in ("name", "test_x", "test_y", "scale", "classes")}
-    vae, _, _ = load_trained(run_dir, device)
-    extractor = load_feature_extractor(classifier_dir, device)
-    st = np.load(classifier_dir / "test_stats.npz")
-    inception, inception_stats = _inception_setup(ev, data, classifier_dir, device)
-    m, images, extra = compute_metrics(vae, data, settings, extractor, (st["mu"], st["sigma"]),
-                                       inception, inception_stats)
+    vae, _, _ = load_trained(run_dir, shared["device"])
+    m, images, extra = compute_metrics(vae, shared["data"], settings, shared["extractor"], shared["test_stats"],
+                                       shared["inception"], shared["inception_stats"])
     row.update(m)
     row["eval_seconds"] = time.perf_counter() - t0
     _write_outputs(run_dir, row, images, extra["samples_grid"], 8)
@@ -379,12 +388,30 @@ def evaluate_run(data_path, run_dir, classifier_dir, settings) -> dict:
     return row
 
 
+def evaluate_pack(data_path, runs, classifier_dir) -> list:
+    """Evaluate the runs [(run_dir, settings), ...] of one pack, loading data and classifier once."""
+    shared, rows = None, []
+    for i, (run_dir, settings) in enumerate(runs):
+        if shared is None and io.read_json(Path(run_dir) / "status.json").get("status") == "ok":
+            shared = _load_shared(data_path, classifier_dir, {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})})
+        rows.append(evaluate_run(data_path, run_dir, classifier_dir, settings, shared))
+        log.info("evaluated %d/%d runs", i + 1, len(runs))
+    return rows
+
+
 def main(argv):
     p = argparse.ArgumentParser(prog="reconloss evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="results/data/{dataset}.pt")
-    p.add_argument("--run-dir", required=True)
     p.add_argument("--classifier-dir", required=True, help="results/classifier/{dataset}")
-    p.add_argument("--settings", required=True, help="the run's settings as one JSON string")
+    p.add_argument("--runs", help='the pack as JSON: [{"run_dir": ..., "settings": {...}}, ...]')
+    p.add_argument("--run-dir", help="one run's directory (with --settings)")
+    p.add_argument("--settings", help="that run's settings as one JSON string")
     args = p.parse_args(argv)
+    if args.runs:
+        runs = [(r["run_dir"], r["settings"]) for r in json.loads(args.runs)]
+    elif args.run_dir and args.settings:
+        runs = [(args.run_dir, json.loads(args.settings))]
+    else:
+        p.error("give --runs, or --run-dir with --settings")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    evaluate_run(args.data, args.run_dir, args.classifier_dir, json.loads(args.settings))
+    evaluate_pack(args.data, runs, args.classifier_dir)

@@ -1,22 +1,26 @@
-"""Training of one beta-VAE run: fast, resumable, and divergence as a result.
+"""Training of a pack of beta-VAE runs: fast, resumable, and divergence as a result.
 
-Speed: the whole training set sits on the device as uint8 and each batch is
-gathered by an index tensor and converted there; no DataLoader, no per-sample
-Python, no host sync inside an epoch (finiteness is checked once per epoch
-from per-step values kept on the device).
+A pack is K runs that share a dataset, a likelihood label and an architecture and differ
+in beta and seed; they train together as one stacked model (reconloss.stack), one step
+for all of them (reconloss.step). A run is still the unit of results: each member keeps
+its own initialisation, data order and noise (from its seed), beta, Adam state, gradient
+clipping and divergence, and writes model.pt, log.csv, status.json and checkpoint.pt in
+its own folder exactly as a run trained alone. One run is a pack of one.
 
-Reproducibility and resume: the shuffle order and the reparameterisation
-noise of epoch e come from generators seeded by hash(seed, e), so a resumed
-run needs no RNG state: a checkpoint (model, optimiser, log) after every
-epoch is all it takes to end with the same numbers as an uninterrupted run.
+Reproducibility and resume: the shuffle order and the reparameterisation noise of epoch
+e come from generators seeded by hash(seed, e), so a resumed run needs no RNG state: a
+checkpoint (model, optimiser, log) is all it takes to end with the same numbers as an
+uninterrupted run. Checkpoints are written every `train.checkpoint_every` seconds (0:
+every epoch) and at the end. A member whose checkpoint already has all its epochs is
+not trained again, so a pack that gains members retrains only the new ones.
 
-Divergence: a non-finite loss or gradient norm ends the run with status
-"diverged"; model.pt is then the last completed epoch's state (or the init).
+Divergence: a member whose loss or gradient norm stops being finite is frozen from that
+step on (its updates masked, the others untouched) and ends with status "diverged";
+its model.pt is then the last completed epoch's state (or the init).
 """
 
 import argparse
 import csv
-import hashlib
 import json
 import math
 import sys
@@ -30,109 +34,18 @@ from reconloss.io import atomic_path, read_json, torch_save, write_json
 from reconloss.vae import build_vae
 
 BASE_COLUMNS = ["epoch", "loss", "nll", "kl", "seconds", "images_per_second"]
-
-
-def derived_seed(seed: int, epoch: int, stream: str) -> int:
-    """A 63-bit seed for one (run seed, epoch, stream): independent streams without stored RNG state."""
-    digest = hashlib.blake2b(f"{seed}/{epoch}/{stream}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
+CHECKPOINT_EVERY = 60.0  # seconds, when the configuration does not say
+#: Settings that may differ between the members of one pack; everything else must agree.
+MEMBER_KEYS = ("beta", "seed")
 
 
 def _resume_key(settings: dict) -> dict:
-    """The settings a checkpoint must match to be resumed: all but evaluation and the epoch count
-    (nothing in an epoch depends on the total, so raising `epochs` continues a finished run)."""
+    """The settings a checkpoint must match to be resumed: all but evaluation, the epoch count
+    (nothing in an epoch depends on the total, so raising `epochs` continues a finished run)
+    and how often checkpoints are written."""
     key = {k: v for k, v in settings.items() if k != "evaluate"}
-    key["train"] = {k: v for k, v in settings["train"].items() if k != "epochs"}
+    key["train"] = {k: v for k, v in settings["train"].items() if k not in ("epochs", "checkpoint_every")}
     return key
-
-
-class Adam:
-    """Adam as torch.optim.Adam(fused=True) computes it (bit-identical, tested), minus its cost
-    at start-up: torch.optim's optimizers import torch._dynamo on first use, which takes as
-    long as importing torch itself, in every one of hundreds of short training jobs."""
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        self.params = [p for p in params if p.requires_grad]
-        self.lr, self.betas, self.eps = float(lr), tuple(betas), float(eps)
-        self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
-        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self):
-        i = [k for k, p in enumerate(self.params) if p.grad is not None]
-        if not i:
-            return
-        steps = [self.steps[k] for k in i]
-        torch._foreach_add_(steps, 1)
-        torch._fused_adam_([self.params[k] for k in i], [self.params[k].grad for k in i],
-                           [self.exp_avg[k] for k in i], [self.exp_avg_sq[k] for k in i], [], steps,
-                           lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0,
-                           eps=self.eps, amsgrad=False, maximize=False)
-
-    def state_dict(self):
-        return {"exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq, "steps": self.steps}
-
-    def load_state_dict(self, state):
-        with torch.no_grad():
-            for name in ("exp_avg", "exp_avg_sq", "steps"):
-                for mine, saved in zip(getattr(self, name), state[name], strict=True):
-                    mine.copy_(saved)
-
-
-def _train_epoch(vae, opt, x, scale, batch_size, grad_clip, seed, epoch):
-    """One pass over x (uint8 on the device). Returns per-step tensors and the last batch, no host sync."""
-    device = x.device
-    n = x.shape[0]
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(derived_seed(seed, epoch, "shuffle")))
-    order = order.to(device)
-    noise = torch.Generator(device=device).manual_seed(derived_seed(seed, epoch, "noise"))
-    params = [p for p in vae.parameters() if p.requires_grad]
-    steps = math.ceil(n / batch_size)
-    losses = torch.full((steps,), math.nan, device=device)
-    norms = torch.full((steps,), math.nan, device=device)
-    sums = torch.zeros(2, device=device)  # summed nll, kl over the epoch's images
-    done = 0
-    vae.train()
-    try:
-        for i in range(steps):
-            xb = x[order[i * batch_size:(i + 1) * batch_size]].float().div_(scale)
-            res = vae(xb, generator=noise)
-            opt.zero_grad()
-            res["loss"].backward()
-            if grad_clip:
-                norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
-            else:
-                norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
-            opt.step()
-            losses[i] = res["loss"].detach()
-            norms[i] = norm.detach()
-            sums += torch.stack([res["nll"].detach().sum(), res["kl"].detach().sum()])
-            done = i + 1
-        error = None
-    except (ValueError, RuntimeError) as exc:  # e.g. a distribution rejecting NaN parameters
-        error = exc
-        res = xb = None
-    return {"losses": losses, "norms": norms, "sums": sums, "steps": steps, "done": done,
-            "error": error, "last": (res, xb)}
-
-
-def _first_bad_step(ep, params):
-    """(index, reason) of the first non-finite step of an epoch, or None."""
-    losses, norms = ep["losses"][:ep["done"]].cpu(), ep["norms"][:ep["done"]].cpu()
-    bad = ~(torch.isfinite(losses) & torch.isfinite(norms))
-    if bad.any():
-        i = int(bad.nonzero()[0, 0])
-        return i, ("non-finite loss" if not torch.isfinite(losses[i]) else "non-finite gradient")
-    if ep["error"] is not None:
-        if all(torch.isfinite(p).all() for p in params):
-            raise ep["error"]  # a real bug, not a divergence
-        return ep["done"], f"non-finite values: {ep['error']}"
-    return None
 
 
 def _write_log(path, rows):
@@ -145,105 +58,252 @@ def _write_log(path, rows):
         writer.writerows(rows)
 
 
-def _write_model(path, settings, data_shape, state_dict):
-    torch_save({"settings": settings, "data_shape": list(data_shape),
-                "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}}, path)
+class Member:
+    """One run of a pack: its folder, settings, and where it stands (loaded from its checkpoint)."""
+
+    def __init__(self, run_dir, settings, data_shape, n_train):
+        self.run_dir, self.settings = Path(run_dir), settings
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.seed, self.beta = int(settings.get("seed", 0)), float(settings.get("beta", 1.0))
+        self.key = {"settings": _resume_key(settings), "data_shape": list(data_shape), "n_train": n_train}
+        self.epoch, self.rows, self.last_loss = 0, [], None
+        self.model = self.optimizer = None
+        self.status = {"status": "ok", "diverged_epoch": None, "diverged_step": None, "reason": None}
+
+    @property
+    def checkpoint_path(self):
+        return self.run_dir / "checkpoint.pt"
+
+    def resume(self, epochs):
+        """Load the checkpoint if it was written with these settings; say what happened."""
+        path = self.checkpoint_path
+        if not path.exists():
+            return
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # writes are atomic, but a disk can still fail: retrain, don't crash
+            print(f"{path} is unreadable ({exc}): starting fresh", file=sys.stderr)
+            return
+        if ckpt.get("key") != self.key or ckpt.get("epoch", math.inf) > epochs:
+            print(f"{path} was written with other settings: starting fresh", file=sys.stderr)
+            return
+        self.epoch, self.rows, self.last_loss = ckpt["epoch"], ckpt["log"], ckpt["last_finite_loss"]
+        self.model, self.optimizer, self.status = ckpt["model"], ckpt["optimizer"], ckpt["status"]
+        print(f"resuming from {path} after epoch {self.epoch}", file=sys.stderr)
+
+    def finished(self, epochs):
+        return self.status["status"] != "ok" or self.epoch >= epochs
+
+    def save_checkpoint(self):
+        torch_save({"key": self.key, "epoch": self.epoch, "model": self.model, "optimizer": self.optimizer,
+                    "log": self.rows, "last_finite_loss": self.last_loss, "status": self.status,
+                    "settings": self.settings}, self.checkpoint_path)
+
+    def write_outputs(self, data_shape, n_train, extra):
+        """log.csv, model.pt and status.json: what the rest of the workflow reads."""
+        _write_log(self.run_dir / "log.csv", self.rows)
+        torch_save({"settings": self.settings, "data_shape": list(data_shape), "state_dict": self.model},
+                   self.run_dir / "model.pt")
+        seconds = sum(r["seconds"] for r in self.rows)
+        status = {**self.status, "epochs_completed": len(self.rows), "last_finite_loss": self.last_loss,
+                  "train_seconds": seconds, "images_per_second": n_train * len(self.rows) / seconds if seconds else 0.0,
+                  **extra}
+        write_json(self.run_dir / "status.json", status)
+        return status
 
 
-def train_run(data_path, run_dir, settings: dict) -> dict:
-    """Train (or resume) one run; write model.pt, log.csv, status.json in run_dir; return the status."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tr = settings["train"]
-    seed, epochs = int(settings.get("seed", 0)), int(tr["epochs"])
-    batch_size, grad_clip = int(tr["batch_size"]), tr.get("grad_clip")
+def _check_pack(settings_list):
+    """Members may differ in beta and seed only: anything else would not be one stacked model."""
+    def shared(s):
+        return {k: v for k, v in s.items() if k not in (*MEMBER_KEYS, "evaluate")}
+
+    first = shared(settings_list[0])
+    for s in settings_list[1:]:
+        if shared(s) != first:
+            diff = sorted(k for k in set(first) | set(shared(s)) if first.get(k) != shared(s).get(k))
+            raise ValueError(f"runs of one pack may differ only in {', '.join(MEMBER_KEYS)}; these differ: {diff}")
+    seen = {(s.get("beta"), s.get("seed")) for s in settings_list}
+    if len(seen) != len(settings_list):
+        raise ValueError("a pack lists the same (beta, seed) twice")
+
+
+class _Progress:
+    """tqdm on a terminal; on a file (the workflow's logs) one plain line per epoch."""
+
+    def __init__(self, first, epochs, k):
+        self.tty = sys.stderr.isatty()
+        self.k = k
+        if self.tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=epochs, initial=first - 1, desc=f"pack of {k}", file=sys.stderr, ascii=True)
+        self.epochs = epochs
+
+    def update(self, epoch, seconds, n_images, losses, alive):
+        finite = [v for v in losses if math.isfinite(v)]
+        median = sorted(finite)[len(finite) // 2] if finite else math.nan
+        if self.tty:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{median:.2f}", alive=f"{alive}/{self.k}", refresh=False)
+        else:
+            print(f"epoch {epoch}/{self.epochs}: {seconds:.2f} s, {n_images / seconds:,.0f} img/s, "
+                  f"{alive}/{self.k} runs finite, median loss {median:.4g}", file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.tty:
+            self.bar.close()
+
+
+def _train_stack(members, x, scale, data_shape, x01, epochs):
+    """Train members that all stand at the same epoch as one stack, until each is finished."""
+    from reconloss.stack import StackedVAE
+    from reconloss.step import PackEpochs
+
+    tr = members[0].settings["train"]
+    stack = StackedVAE([m.settings for m in members], data_shape, x.device, x01)
+    engine = PackEpochs(stack, x, scale, [m.seed for m in members], int(tr["batch_size"]), float(tr["lr"]),
+                        tr.get("grad_clip"), cuda_graphs=tr.get("cuda_graphs", True))
+    names = list(stack.params)
+    start = members[0].epoch
+    if start > 0:
+        for i, m in enumerate(members):
+            stack.load_member_state(i, m.model)
+            with torch.no_grad():
+                for j, name in enumerate(names):
+                    engine.opt.exp_avg[j][i].copy_(m.optimizer["exp_avg"][name])
+                    engine.opt.exp_avg_sq[j][i].copy_(m.optimizer["exp_avg_sq"][name])
+        with torch.no_grad():
+            for j, name in enumerate(names):
+                engine.opt.steps[j].fill_(members[0].optimizer["steps"][name])
+
+    def capture(i):
+        m = members[i]
+        m.model = stack.member_state(i)
+        m.optimizer = {"exp_avg": {n: engine.opt.exp_avg[j][i].detach().cpu().clone() for j, n in enumerate(names)},
+                       "exp_avg_sq": {n: engine.opt.exp_avg_sq[j][i].detach().cpu().clone()
+                                      for j, n in enumerate(names)},
+                       "steps": {n: float(engine.opt.steps[j]) for j, n in enumerate(names)}}
+
+    for i in range(len(members)):
+        capture(i)
+    if start == 0:
+        for m in members:
+            m.save_checkpoint()  # the init: what model.pt holds if the first epoch already diverges
+    print(f"training {len(members)} run(s) of {members[0].settings.get('likelihood')} as one stack "
+          f"(betas {sorted({m.beta for m in members})}, seeds {sorted({m.seed for m in members})}) on "
+          f"{x.device}, {engine.mode} steps: {x.shape[0]} images {list(data_shape)}, epochs {start + 1}..{epochs}",
+          file=sys.stderr, flush=True)
+
+    n = x.shape[0]
+    active = list(range(len(members)))
+    epoch_start = [p.detach().clone() for p in stack.parameters()]
+    every = float(tr.get("checkpoint_every", CHECKPOINT_EVERY))
+    last_save = time.monotonic()
+    progress = _Progress(start + 1, epochs, len(members))
+    for epoch in range(start + 1, epochs + 1):
+        torch._foreach_copy_(epoch_start, [p.detach() for p in stack.parameters()])
+        t0 = time.perf_counter()
+        rec = engine.run_epoch(epoch)  # its host copies are the epoch's one sync
+        seconds = time.perf_counter() - t0
+        for i in list(active):
+            m = members[i]
+            died = int(rec["died_at"][i])
+            if died >= 0:
+                _record_divergence(m, rec, i, died, epoch, engine.steps)
+                m.model = {n_: (epoch_start[names.index(n_)][i].cpu().clone() if n_ in names else v)
+                           for n_, v in m.model.items()}
+                active.remove(i)
+                print(f"run beta={m.beta} seed={m.seed} diverged at epoch {epoch} step "
+                      f"{m.status['diverged_step']}: {m.status['reason']}", file=sys.stderr, flush=True)
+                continue
+            nll, kl = (rec["sums"][i] / n).tolist()
+            row = {"epoch": epoch, "loss": nll + m.beta * kl, "nll": nll, "kl": kl,
+                   "seconds": seconds, "images_per_second": n / seconds}
+            row.update(_likelihood_stats(stack, engine, i))
+            m.rows.append(row)
+            m.last_loss = float(rec["losses"][i, -1])
+            m.epoch = epoch
+        progress.update(epoch, seconds, n * len(members), [m.rows[-1]["loss"] for m in members if m.rows],
+                        len(active))
+        due = time.monotonic() - last_save >= every
+        if not active or epoch == epochs or due:
+            for i in active:
+                capture(i)
+            for m in members:
+                m.save_checkpoint()
+            last_save = time.monotonic()
+        if not active:
+            break
+    progress.close()
+    return engine.mode
+
+
+def _record_divergence(m, rec, i, died, epoch, steps):
+    loss_i = float(rec["losses"][i, died])
+    finite = [float(v) for v in rec["losses"][i, :died] if math.isfinite(v)]
+    if math.isfinite(loss_i):  # the loss was finite, its gradient was not
+        m.last_loss = loss_i
+    elif finite:
+        m.last_loss = finite[-1]
+    reason = "non-finite gradient" if math.isfinite(loss_i) else "non-finite loss"
+    m.status = {"status": "diverged", "diverged_epoch": epoch, "diverged_step": (epoch - 1) * steps + died + 1,
+                "reason": reason}
+
+
+@torch.no_grad()
+def _likelihood_stats(stack, engine, i):
+    """The likelihood's log statistics (sigma, ...) of member i on its last batch of the epoch."""
+    vae = stack.member_module(i)
+    xb, eps = engine.last_batch(i)
+    vae.eval()
+    res = vae(xb, eps=eps)
+    return {k: float(v) for k, v in vae.likelihood.stats(res["out"], x=xb).items()}
+
+
+def train_pack(data_path, runs, max_runs=64) -> list:
+    """Train (or resume) the runs [(run_dir, settings), ...] of one pack; return their statuses.
+
+    Members that stand at the same epoch train as one stack of at most `max_runs`; a pack
+    that holds more, or whose members were resumed at different epochs, trains several
+    stacks one after another."""
+    settings_list = [s for _, s in runs]
+    _check_pack(settings_list)
+    tr = settings_list[0]["train"]
+    epochs = int(tr["epochs"])
     device = resolve_device(tr.get("device", "auto"))
+    if device.type == "cuda":
+        tf32 = bool(tr.get("tf32", False))
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
 
     data = torch.load(data_path, map_location="cpu", weights_only=True)
     x = data["train_x"].to(device)
     scale = float(data["scale"])
     n, data_shape = x.shape[0], tuple(x.shape[1:])
+    members = [Member(run_dir, s, data_shape, n) for run_dir, s in runs]
+    for m in members:
+        m.resume(epochs)
+    todo = [m for m in members if not m.finished(epochs)]
+    x01 = x.float().div_(scale) if todo else None  # the likelihoods' fit_data reads it
+    mode = "none"
+    for start in sorted({m.epoch for m in todo}):
+        group = [m for m in todo if m.epoch == start]
+        for i in range(0, len(group), max_runs):
+            mode = _train_stack(group[i:i + max_runs], x, scale, data_shape, x01, epochs)
+    statuses = []
+    for m in members:
+        if m.model is None:  # resumed at the end, nothing trained this time: state from the checkpoint
+            raise RuntimeError(f"{m.run_dir}: no model state")
+        st = m.write_outputs(data_shape, n, {"pack_size": len(members), "step_mode": mode if m in todo else "resumed"})
+        if st["status"] != "ok":
+            print(f"{m.run_dir}: diverged at epoch {st['diverged_epoch']} step {st['diverged_step']}: "
+                  f"{st['reason']}", file=sys.stderr)
+        statuses.append(st)
+    return statuses
 
-    torch.manual_seed(seed)
-    vae = build_vae(settings, data_shape).to(device)
-    vae.likelihood.fit_data(x.float().div_(scale))
-    opt = Adam(vae.parameters(), lr=float(tr["lr"]))
 
-    ckpt_path = run_dir / "checkpoint.pt"
-    key = {"settings": _resume_key(settings), "data_shape": list(data_shape), "n_train": n}
-    start, rows, last_loss = 0, [], None
-    if ckpt_path.exists():
-        try:
-            ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        except Exception as exc:  # writes are atomic, but a disk can still fail: retrain, don't crash
-            print(f"{ckpt_path} is unreadable ({exc}): starting fresh", file=sys.stderr)
-            ckpt = {}
-        if ckpt.get("key") == key and ckpt["epoch"] <= epochs:
-            vae.load_state_dict(ckpt["model"])
-            opt.load_state_dict(ckpt["optimizer"])
-            start, rows, last_loss = ckpt["epoch"], ckpt["log"], ckpt["last_finite_loss"]
-            print(f"resuming from {ckpt_path} after epoch {start}", file=sys.stderr)
-        elif ckpt:
-            print(f"{ckpt_path} was written with other settings: starting fresh", file=sys.stderr)
-
-    def checkpoint(epoch):
-        torch_save({"key": key, "epoch": epoch, "model": vae.state_dict(), "optimizer": opt.state_dict(),
-                    "log": rows, "last_finite_loss": last_loss, "settings": settings}, ckpt_path)
-
-    if start == 0:
-        checkpoint(0)  # the init: what model.pt holds if the first epoch already diverges
-    print(f"training {settings.get('likelihood')} beta={settings.get('beta')} seed={seed} on {device}: "
-          f"{n} images {list(data_shape)}, epochs {start + 1}..{epochs}", file=sys.stderr)
-
-    from tqdm import tqdm
-
-    status = {"status": "ok", "diverged_epoch": None, "diverged_step": None, "reason": None}
-    params = list(vae.parameters())
-    bar = tqdm(range(start + 1, epochs + 1), initial=start, total=epochs, desc="epochs",
-               file=sys.stderr, mininterval=1.0, dynamic_ncols=False, ascii=True)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        ep = _train_epoch(vae, opt, x, scale, batch_size, grad_clip, seed, epoch)
-        bad = _first_bad_step(ep, params)
-        if bad is not None:
-            i, reason = bad
-            finite = ep["losses"][:i].cpu()
-            loss_i = ep["losses"][i].item() if i < ep["done"] else math.nan
-            if math.isfinite(loss_i):  # the loss was finite, its gradient was not
-                last_loss = loss_i
-            elif len(finite):
-                last_loss = float(finite[-1])
-            status.update(status="diverged", diverged_epoch=epoch,
-                          diverged_step=(epoch - 1) * ep["steps"] + i + 1, reason=reason)
-            break
-        losses = ep["losses"].cpu()
-        seconds = time.perf_counter() - t0  # after the sync above
-        nll, kl = (ep["sums"] / n).tolist()
-        row = {"epoch": epoch, "loss": nll + vae.beta * kl, "nll": nll, "kl": kl,
-               "seconds": seconds, "images_per_second": n / seconds}
-        res, xb = ep["last"]
-        with torch.no_grad():
-            row.update({k: float(v) for k, v in vae.likelihood.stats(res["out"].detach(), x=xb).items()})
-        rows.append(row)
-        last_loss = float(losses[-1])
-        checkpoint(epoch)
-        _write_log(run_dir / "log.csv", rows)
-        bar.set_postfix(loss=f"{row['loss']:.2f}", refresh=False)
-    bar.close()
-
-    if status["status"] == "diverged":
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)["model"]
-        print(f"diverged at epoch {status['diverged_epoch']} step {status['diverged_step']}: "
-              f"{status['reason']}", file=sys.stderr)
-    else:
-        state = vae.state_dict()
-    _write_log(run_dir / "log.csv", rows)
-    _write_model(run_dir / "model.pt", settings, data_shape, state)
-    train_seconds = sum(r["seconds"] for r in rows)
-    status.update(epochs_completed=len(rows), last_finite_loss=last_loss, train_seconds=train_seconds,
-                  images_per_second=n * len(rows) / train_seconds if train_seconds else 0.0)
-    write_json(run_dir / "status.json", status)
-    return status
+def train_run(data_path, run_dir, settings: dict) -> dict:
+    """Train (or resume) one run: a pack of one."""
+    return train_pack(data_path, [(run_dir, settings)])[0]
 
 
 def load_trained(run_dir, device="cpu"):
@@ -258,10 +318,18 @@ def load_trained(run_dir, device="cpu"):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="reconloss train", description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="results/data/{dataset}.pt")
-    parser.add_argument("--run-dir", required=True, help="the run's output directory")
-    parser.add_argument("--settings", required=True, help="run settings as one JSON string")
+    parser.add_argument("--runs", help='the pack as JSON: [{"run_dir": ..., "settings": {...}}, ...]')
+    parser.add_argument("--max-runs", type=int, default=64, help="most runs stacked into one model")
+    parser.add_argument("--run-dir", help="one run's output directory (a pack of one, with --settings)")
+    parser.add_argument("--settings", help="that run's settings as one JSON string")
     args = parser.parse_args(argv)
+    if args.runs:
+        runs = [(r["run_dir"], r["settings"]) for r in json.loads(args.runs)]
+    elif args.run_dir and args.settings:
+        runs = [(args.run_dir, json.loads(args.settings))]
+    else:
+        parser.error("give --runs, or --run-dir with --settings")
     # NaN parameters are our divergence signal, not an error to raise (and validation costs time).
     torch.distributions.Distribution.set_default_validate_args(False)
-    status = train_run(args.data, args.run_dir, json.loads(args.settings))
-    print(json.dumps(status), file=sys.stderr)
+    statuses = train_pack(args.data, runs, max_runs=args.max_runs)
+    print(json.dumps([s["status"] for s in statuses]), file=sys.stderr)

@@ -31,14 +31,16 @@ class VAE(nn.Module):
         return 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).sum(dim=1)
 
     @staticmethod
-    def reparameterize(mu, logvar, generator=None):
-        """z = mu + sigma*eps; `generator` (on mu's device) makes the noise a function of the run's seed."""
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    def reparameterize(mu, logvar, generator=None, eps=None):
+        """z = mu + sigma*eps; `generator` (on mu's device) makes the noise a function of the run's seed.
+        `eps` passes the standard normal noise in instead (a pack draws each member's noise itself)."""
+        if eps is None:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + eps * (0.5 * logvar).exp()
 
-    def forward(self, x, generator=None):
+    def forward(self, x, generator=None, eps=None):
         mu, logvar = self.encode(x)
-        out = self.decode(self.reparameterize(mu, logvar, generator))
+        out = self.decode(self.reparameterize(mu, logvar, generator, eps))
         nll = self.likelihood.nll(x, out)
         kl = self.kl(mu, logvar)
         loss = (nll + self.beta * kl).mean()

@@ -1,0 +1,275 @@
+"""Packs: K runs trained as one stacked model are K runs trained alone.
+
+On a CPU with one thread the stacked kernels (batched matmul, grouped convolution)
+compute each member's numbers in the same order as the single-run kernels, so a
+member of a pack is bit-identical to the same run trained alone; these tests assert
+exactly that (torch.equal), not a tolerance.
+"""
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch_helpers import one_thread
+
+from reconloss import train
+from reconloss.io import read_json
+from reconloss.optim import Adam, clip_and_mask, member_grad_norms
+from reconloss.stack import StackedVAE
+from reconloss.vae import build_vae
+
+from test_train import TIMING, assert_same_run, digits, log_rows, model_state, settings  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with one_thread():
+        yield
+
+
+def member(beta=1.0, seed=0, **kw):
+    s = settings(**kw)
+    s["beta"], s["seed"] = beta, seed
+    return s
+
+
+def pack_and_singles(digits, root, members, **kw):
+    runs = [(root / "pack" / f"{b}_{s}", member(b, s, **kw)) for b, s in members]
+    statuses = train.train_pack(digits, runs)
+    for run_dir, s in runs:
+        train.train_run(digits, root / "single" / run_dir.name, s)
+    return [(run_dir, root / "single" / run_dir.name) for run_dir, _ in runs], statuses
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian_learned_pixel", "continuous_bernoulli", "gaussian_data_pixel"])
+def test_a_pack_trains_the_numbers_of_its_runs_alone(digits, tmp_path, likelihood):
+    pairs, statuses = pack_and_singles(digits, tmp_path, [(0.5, 0), (1.0, 0), (4.0, 1)], likelihood=likelihood,
+                                       epochs=2)
+    assert [s["pack_size"] for s in statuses] == [3, 3, 3]
+    for packed, alone in pairs:
+        assert_same_run(packed, alone)
+    # and the members really differ from each other (own beta, own seed)
+    states = [model_state(p) for p, _ in pairs]
+    assert not torch.equal(states[0]["decoder.net.0.weight"], states[1]["decoder.net.0.weight"])
+
+
+def test_conv_pack_matches_its_runs_alone_to_rounding(digits, tmp_path):
+    """vmap makes a stacked Conv2d one grouped convolution, whose CPU kernel sums in another
+    order than the single convolution's: not bit-identical, so the first epoch's numbers are
+    held to 1e-5 relative instead."""
+    runs = [(tmp_path / "pack" / str(seed), {**member(1.0 + seed, seed, likelihood="bernoulli", epochs=1),
+                                             "model": {"arch": "conv", "hidden": [32], "channels": [8, 16]}})
+            for seed in (0, 1)]
+    train.train_pack(digits, runs)
+    for run_dir, s in runs:
+        alone = tmp_path / "alone" / run_dir.name
+        train.train_run(digits, alone, s)
+        (packed_row,), (alone_row,) = log_rows(run_dir), log_rows(alone)
+        for k in ("loss", "nll", "kl"):
+            assert float(packed_row[k]) == pytest.approx(float(alone_row[k]), rel=1e-5), k
+        assert float(packed_row["loss"]) != float(log_rows(tmp_path / "pack" / str(1 - int(run_dir.name)))[0]["loss"])
+    assert model_state(runs[0][0])["encoder.net.0.weight"].dim() == 4
+
+
+def test_a_diverging_member_does_not_disturb_the_others(digits, tmp_path):
+    """beta = NaN makes one member's loss non-finite at its first step; the others train on
+    exactly as in a pack without it, and it ends `diverged` holding its init."""
+    good = [(0.5, 0), (2.0, 1)]
+    with_bad = good + [(math.nan, 2)]
+    runs = [(tmp_path / "with" / str(i), member(b, s, epochs=2)) for i, (b, s) in enumerate(with_bad)]
+    statuses = train.train_pack(digits, runs)
+    clean = [(tmp_path / "without" / str(i), member(b, s, epochs=2)) for i, (b, s) in enumerate(good)]
+    train.train_pack(digits, clean)
+    for (a, _), (b, _) in zip(runs[:2], clean):
+        assert_same_run(a, b)
+    bad = statuses[2]
+    assert bad["status"] == "diverged" and bad["diverged_epoch"] == 1 and bad["diverged_step"] == 1
+    assert bad["reason"] == "non-finite loss" and bad["epochs_completed"] == 0
+    torch.manual_seed(2)
+    init = build_vae(member(math.nan, 2), (1, 8, 8)).state_dict()
+    assert all(torch.equal(v, init[k]) for k, v in model_state(runs[2][0]).items())
+
+
+def test_members_that_diverge_mid_run_match_their_runs_alone(digits, tmp_path):
+    """The per-pixel optimal sigma without a floor diverges after a few hundred steps, at a
+    step that depends on the seed: each member must stop where it stops alone."""
+    kw = dict(likelihood="gaussian_optimal_pixel", options={"floor": 0.0}, epochs=20)
+    runs = []
+    for seed in (0, 1):
+        s = member(1.0, seed, **kw)
+        s["train"]["latent_dim"], s["model"]["hidden"] = 8, [256, 128]
+        runs.append((tmp_path / "pack" / str(seed), s))
+    statuses = train.train_pack(digits, runs)
+    assert {s["status"] for s in statuses} == {"diverged"}
+    for run_dir, s in runs:
+        train.train_run(digits, tmp_path / "alone" / run_dir.name, s)
+        assert_same_run(run_dir, tmp_path / "alone" / run_dir.name)
+
+
+def test_a_pack_that_gains_a_run_trains_only_the_new_one(digits, tmp_path, capsys):
+    runs = [(tmp_path / str(b), member(b, 0, epochs=2)) for b in (0.5, 1.0)]
+    train.train_pack(digits, runs)
+    before = {r: model_state(r) for r, _ in runs}
+    capsys.readouterr()
+    more = runs + [(tmp_path / "4.0", member(4.0, 0, epochs=2))]
+    statuses = train.train_pack(digits, more)
+    err = capsys.readouterr().err
+    assert err.count("resuming from") == 2 and "training 1 run(s)" in err
+    assert [s["step_mode"] for s in statuses[:2]] == ["resumed", "resumed"]
+    for r, _ in runs:
+        assert all(torch.equal(v, before[r][k]) for k, v in model_state(r).items())
+    train.train_run(digits, tmp_path / "alone", member(4.0, 0, epochs=2))
+    assert_same_run(tmp_path / "4.0", tmp_path / "alone")
+
+
+def test_members_resumed_at_different_epochs_end_as_if_uninterrupted(digits, tmp_path):
+    a, b = member(0.5, 0, epochs=3), member(2.0, 1, epochs=3)
+    train.train_run(digits, tmp_path / "a", {**a, "train": {**a["train"], "epochs": 1}})
+    train.train_pack(digits, [(tmp_path / "a", a), (tmp_path / "b", b)])  # a resumes at 1, b starts at 0
+    train.train_pack(digits, [(tmp_path / "ref-a", a), (tmp_path / "ref-b", b)])
+    assert_same_run(tmp_path / "a", tmp_path / "ref-a")
+    assert_same_run(tmp_path / "b", tmp_path / "ref-b")
+
+
+def test_max_runs_splits_a_pack_into_stacks_with_the_same_numbers(digits, tmp_path, capsys):
+    members = [(0.5, 0), (1.0, 0), (2.0, 0)]
+    runs = [(tmp_path / "split" / str(b), member(b, s)) for b, s in members]
+    train.train_pack(digits, runs, max_runs=2)
+    assert capsys.readouterr().err.count("as one stack") == 2
+    ref = [(tmp_path / "whole" / str(b), member(b, s)) for b, s in members]
+    train.train_pack(digits, ref)
+    for (x, _), (y, _) in zip(runs, ref):
+        assert_same_run(x, y)
+
+
+def test_runs_of_a_pack_may_differ_only_in_beta_and_seed(digits, tmp_path):
+    with pytest.raises(ValueError, match="differ only in beta, seed.*likelihood"):
+        train.train_pack(digits, [(tmp_path / "a", member(1.0, 0)),
+                                  (tmp_path / "b", member(1.0, 1, likelihood="bernoulli"))])
+    with pytest.raises(ValueError, match="same \\(beta, seed\\) twice"):
+        train.train_pack(digits, [(tmp_path / "a", member(1.0, 0)), (tmp_path / "b", member(1.0, 0))])
+
+
+def test_sigkilled_pack_resumes_to_the_same_numbers(digits, tmp_path):
+    """A real `python -m reconloss train --runs` process, killed mid-run, then run again."""
+    def runs(root):
+        out = []
+        for b, s in [(0.5, 0), (2.0, 1)]:
+            m = member(b, s, epochs=12, batch_size=16)
+            m["train"]["checkpoint_every"] = 0
+            out.append({"run_dir": str(root / f"{b}_{s}"), "settings": m})
+        return out
+
+    def cli(root):
+        cmd = [sys.executable, "-m", "reconloss", "--threads", "1", "train", "--data", str(digits),
+               "--runs", json.dumps(runs(root))]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    killed = tmp_path / "killed"
+    proc = cli(killed)
+    ckpt = killed / "2.0_1" / "checkpoint.pt"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ckpt.exists() and torch.load(ckpt, weights_only=True)["epoch"] >= 1:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, "training ended before it could be killed"
+    assert not any((killed / r / "status.json").exists() for r in ("0.5_0", "2.0_1"))
+    assert 1 <= torch.load(ckpt, weights_only=True)["epoch"] < 12
+
+    proc = cli(killed)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert err.count("resuming from") == 2
+
+    train.train_pack(digits, [(r["run_dir"], r["settings"]) for r in runs(tmp_path / "uninterrupted")])
+    for name in ("0.5_0", "2.0_1"):
+        assert_same_run(killed / name, tmp_path / "uninterrupted" / name)
+        assert len(log_rows(killed / name)) == 12
+
+
+def test_training_log_is_plain_lines(digits, tmp_path):
+    """On a file (the workflow's logs) one line per epoch and no carriage returns."""
+    runs = json.dumps([{"run_dir": str(tmp_path / "r"), "settings": member(1.0, 0, epochs=3)}])
+    proc = subprocess.run([sys.executable, "-m", "reconloss", "--threads", "1", "train", "--data", str(digits),
+                           "--runs", runs], capture_output=True, text=True, check=True)
+    assert "\r" not in proc.stderr
+    assert [line.split(":")[0] for line in proc.stderr.splitlines() if line.startswith("epoch ")] == \
+        ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+
+
+# --- the pieces, against independent references ---------------------------------------------
+
+def test_stacked_loss_is_each_members_own_loss():
+    """vmap over the stack against each member's own nn.Module, same batch and noise."""
+    shape = (1, 8, 8)
+    ss = [member(b, s, likelihood="gaussian_learned_global") for b, s in [(0.5, 0), (3.0, 1)]]
+    x01 = torch.rand(50, *shape)
+    stack = StackedVAE(ss, shape, torch.device("cpu"), x01)
+    g = torch.Generator().manual_seed(0)
+    x, eps = torch.rand(2, 7, *shape, generator=g), torch.randn(2, 7, 4, generator=g)
+    loss, nll, kl = stack.loss(x, eps)
+    for i, s in enumerate(ss):
+        torch.manual_seed(s["seed"])
+        vae = build_vae(s, shape)
+        res = vae(x[i], eps=eps[i])
+        torch.testing.assert_close(loss[i], (res["nll"] + s["beta"] * res["kl"]).mean(), rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(nll[i], res["nll"].sum(), rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(kl[i], res["kl"].sum(), rtol=1e-6, atol=1e-6)
+        assert all(torch.equal(v, vae.state_dict()[k]) for k, v in stack.member_state(i).items())
+
+
+def test_per_member_clipping_is_clip_grad_norm_of_each_member():
+    g = torch.Generator().manual_seed(1)
+    grads = [torch.randn(3, 5, 4, generator=g) * 10, torch.randn(3, 4, generator=g)]
+    grads[0][1] *= 1e-3  # member 1 below the threshold: untouched
+    ref = []
+    for k in range(3):
+        params = [torch.zeros(t.shape[1:], requires_grad=True) for t in grads]
+        for p, t in zip(params, grads):
+            p.grad = t[k].clone()
+        norm = torch.nn.utils.clip_grad_norm_(params, 5.0)
+        ref.append(([p.grad for p in params], norm))
+    norms = member_grad_norms(grads)
+    clip_and_mask(grads, norms, torch.tensor([True, True, False]), 5.0)
+    for k in range(2):
+        torch.testing.assert_close(norms[k], ref[k][1])
+        for t, r in zip(grads, ref[k][0]):
+            torch.testing.assert_close(t[k], r)
+    assert all(torch.equal(t[2], torch.zeros_like(t[2])) for t in grads)
+
+
+def test_a_masked_member_is_frozen_exactly():
+    g = torch.Generator().manual_seed(2)
+    p = torch.randn(3, 6, generator=g).requires_grad_()
+    opt = Adam([p], lr=0.1)
+    for step in range(5):
+        p.grad = torch.randn(3, 6, generator=g)
+        keep = torch.tensor([True, step < 2, True])
+        if step == 2:
+            frozen = p.detach()[1].clone()
+            p.grad[1] = float("nan")
+        clip_and_mask([p.grad], member_grad_norms([p.grad]), keep)
+        opt.step(keep=keep)
+    assert torch.equal(p.detach()[1], frozen)
+    assert torch.isfinite(p).all()
+
+
+def test_pack_job_imports_only_what_it_needs(digits, tmp_path):
+    runs = json.dumps([{"run_dir": str(tmp_path / "r"), "settings": member(1.0, 0, epochs=1)}])
+    code = ("import sys; from reconloss.cli import main; "
+            f"main(['--threads', '1', 'train', '--data', {str(digits)!r}, '--runs', {runs!r}]); "
+            "print(sorted(m for m in ('torchvision', 'pytorch_fid', 'matplotlib', 'pandas', 'sklearn', "
+            "'scipy', 'torch._dynamo') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+    assert read_json(tmp_path / "r" / "status.json")["status"] == "ok"
+    assert np.isfinite(read_json(tmp_path / "r" / "status.json")["last_finite_loss"])
