@@ -54,7 +54,8 @@ def test_registry_has_the_whole_family():
     assert set(LIKELIHOODS) == {
         "gaussian_fixed", "gaussian_data_pixel", "gaussian_learned_global", "gaussian_learned_pixel",
         "gaussian_predicted_image", "gaussian_predicted_pixel", "gaussian_optimal_pixel",
-        "gaussian_optimal_image", "bernoulli", "continuous_bernoulli", "beta"}
+        "gaussian_optimal_image", "gaussian_optimal_global", "truncated_gaussian", "bernoulli",
+        "continuous_bernoulli", "continuous_bernoulli_naive", "beta", "discretized_logistic", "categorical"}
     for name in ALL:
         assert isinstance(make_likelihood(name, data_shape=SHAPE), torch.nn.Module)
 
@@ -100,7 +101,8 @@ def test_options_listed_with_defaults():
 def test_shapes_ranges_and_support(name):
     lik = make(name)
     x, out = rand_x(), rand_out(lik, scale=4.0)
-    expected_channels = {"gaussian_predicted_pixel": 6, "beta": 6, "gaussian_predicted_image": 4}
+    expected_channels = {"gaussian_predicted_pixel": 6, "beta": 6, "gaussian_predicted_image": 4,
+                         "truncated_gaussian": 6, "discretized_logistic": 6, "categorical": 768}
     assert lik.decoder_channels == expected_channels.get(name, 3)
     nll = lik.nll(x, out)
     assert nll.shape == (B,) and torch.isfinite(nll).all()
@@ -115,12 +117,16 @@ def test_shapes_ranges_and_support(name):
         assert s.min() >= 0 and s.max() <= 1
     assert torch.equal(s, lik.sample(out, generator=gen(3)))  # a function of the generator
     # Bernoulli on non-binary data, and σ chosen after seeing x, are not densities of x.
-    assert lik.valid_density == (name not in ("bernoulli", "gaussian_optimal_pixel", "gaussian_optimal_image"))
+    assert lik.valid_density == (name not in ("bernoulli", "gaussian_optimal_pixel", "gaussian_optimal_image",
+                                              "gaussian_optimal_global"))
+    assert lik.discrete == (name in ("discretized_logistic", "categorical"))
     stats = lik.stats(out, x=x)
     assert all(type(v) is float for v in stats.values())
     if any(k in name for k in ("learned", "predicted", "optimal")):
-        assert set(stats) == {"sigma_mean", "sigma_min", "sigma_max"}
-        assert 0 < stats["sigma_min"] <= stats["sigma_mean"] <= stats["sigma_max"]
+        assert set(stats) == {"sigma_mean", "sigma_min", "sigma_max", "floor_fraction", "nll_pixel_min"}
+        tol = 1 + 1e-6  # the mean of a constant sigma (a shared one) is that sigma only to float32 rounding
+        assert 0 < stats["sigma_min"] <= stats["sigma_mean"] * tol and stats["sigma_mean"] <= stats["sigma_max"] * tol
+        assert 0 <= stats["floor_fraction"] <= 1
     else:
         assert stats == {}
 
@@ -322,10 +328,12 @@ def test_continuous_bernoulli_density_integrates_to_one_with_its_mean():
 def test_beta_against_scipy_and_torch():
     lik = make("beta", eps=1e-3, floor=0.01)
     x, out = rand_x(), rand_out(lik, scale=3.0)
-    x[0, 0, 0, 0], x[0, 0, 0, 1] = 0.0, 1.0  # ends: clamped into [eps, 1 - eps]
+    x[0, 0, 0, 0], x[0, 0, 0, 1] = 0.0, 1.0  # exact ends: moved to eps, 1 - eps
+    x[0, 0, 0, 2], x[0, 0, 0, 3] = 1e-5, 1 - 1e-5  # inside (0, eps): read where they are
     a = 0.01 + F.softplus(out[:, :3])
     b = 0.01 + F.softplus(out[:, 3:])
-    xc = x.clamp(1e-3, 1 - 1e-3)
+    xc = x.clone()
+    xc[0, 0, 0, 0], xc[0, 0, 0, 1] = 1e-3, 1 - 1e-3
     ref = -scipy.stats.beta.logpdf(xc.numpy(), a.numpy(), b.numpy()).reshape(B, -1).sum(1)
     np.testing.assert_allclose(lik.nll(x, out).numpy(), ref, rtol=1e-10)
     ref_t = -torch.distributions.Beta(a, b).log_prob(xc).flatten(1).sum(1)
@@ -466,7 +474,11 @@ def test_gradients_finite_at_the_edges(name):
         assert torch.isfinite(p.grad).all()
     for f in (lik.mean, lik.param_image):
         o = out.detach().requires_grad_(True)
-        f(o).sum().backward()
+        image = f(o)
+        if f == lik.param_image and name == "categorical":  # an argmax: no gradient at all
+            assert not image.requires_grad
+            continue
+        image.sum().backward()
         assert torch.isfinite(o.grad).all()
 
 
