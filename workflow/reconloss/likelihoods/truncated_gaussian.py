@@ -14,6 +14,8 @@ it), so that mu <= 1/2 and the far side of the interval is always b. Then two ca
   for 0 < a <= 1 a difference of values below 0.85: no catastrophic cancellation.
   log p and the mean mu + sigma (phi(a) - phi(b)) / Z are the textbook formulas, with
   phi(a) - phi(b) = phi(a) (1 - exp(-w (a + b)/2)) through expm1 (a ~ b for large sigma).
+  The mean's absolute error is ~|mu| eps amplified by the cancellation in Z: 3.5e-5 in
+  float32 at mu = 20, sigma = 30 (1e-2 grey levels), 1e-13 in float64.
 - a > 1 (mu < -sigma): Phi(a) and Phi(b) are both 1 - (tiny) and Z underflows (mu = -20,
   sigma = 0.01 gives Z ~ exp(-2e6)). With the Mills ratio R(t) = Q(t)/phi(t) =
   sqrt(pi/2) erfcx(t/sqrt2), Z = phi(a) D with D = R(a) - s R(b), s = phi(b)/phi(a) =
