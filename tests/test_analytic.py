@@ -50,9 +50,10 @@ def row(df, lam):
 
 
 def test_edge_lambdas_are_the_study_values_and_their_exact_mirrors(edges):
-    expected = [1e-07, 0.0001, 0.001, 0.01, 0.1, 0.9, 0.99, 0.999, 0.9999, 0.9999999]
+    expected = [1e-08, 1e-07, 0.0001, 0.001, 0.01, 0.1, 0.9, 0.99, 0.999, 0.9999, 0.9999999, 0.99999999]
     assert edges["lam"].tolist() == expected
     assert analytic.mirror(0.9) == 0.1 and analytic.mirror(0.9999999) == 1e-07
+    assert analytic.mirror(0.99999999) == 1e-08
 
 
 def test_float64_columns_match_mpmath(edges):
@@ -229,6 +230,7 @@ def test_tables_on_disk(written, edges):
     md = (tables / "cb_edges.md").read_text()
     assert "0.89152324" in md and "0.93727422" in md and "0.93795803" in md
     assert md.count("| 0.9999999 ") == 2  # one row in each of the two sub-tables
+    assert md.count("| 0.99999999 ") == 2 and md.count("| 1e-08 ") == 2
     assert r"\begin{tabular}" in (tables / "cb_edges.tex").read_text()
     html = (tables / "cb_edges.html").read_text()
     assert html.count("<table") == 2 and "0.93727422" in html
@@ -245,3 +247,16 @@ def test_every_report_item_has_a_caption():
         assert (report / f"analytic_{name}.rst").is_file(), name
     for name in analytic.TABLES:
         assert (report / f"analytic_table_{name}.rst").is_file(), name
+
+
+def test_the_new_edge_rows_where_float32_breaks(edges):
+    """lambda = 1 - 1e-8 is 1.0 in float32: the log-normalizer is infinite there, except on the
+    logit path; lambda = 1e-8: 1 - 2 lambda is 1 in float32, the naive mean is -1e-8 < 0."""
+    top, bottom = row(edges, 0.99999999), row(edges, 1e-08)
+    assert top["lam_f32"] == 1.0
+    assert top["log_norm_f32_naive"] == math.inf and top["log_norm_f32"] == math.inf
+    assert math.isfinite(top["log_norm_f32_logit"])
+    assert bottom["mean_f32_naive"] == pytest.approx(-1e-8, rel=1e-6)
+    assert bottom["err_mean_f32_naive"] < 0  # signed, as the figure draws it
+    mp.mp.dps = 50
+    assert bottom["mean_f64"] == pytest.approx(float(mp_cb_mean(1e-8)), rel=1e-12)

@@ -54,7 +54,8 @@ def test_registry_has_the_whole_family():
     assert set(LIKELIHOODS) == {
         "gaussian_fixed", "gaussian_data_pixel", "gaussian_learned_global", "gaussian_learned_pixel",
         "gaussian_predicted_image", "gaussian_predicted_pixel", "gaussian_optimal_pixel",
-        "gaussian_optimal_image", "bernoulli", "continuous_bernoulli", "beta"}
+        "gaussian_optimal_image", "gaussian_optimal_global", "truncated_gaussian", "bernoulli",
+        "continuous_bernoulli", "continuous_bernoulli_naive", "beta", "discretized_logistic", "categorical"}
     for name in ALL:
         assert isinstance(make_likelihood(name, data_shape=SHAPE), torch.nn.Module)
 
@@ -100,7 +101,8 @@ def test_options_listed_with_defaults():
 def test_shapes_ranges_and_support(name):
     lik = make(name)
     x, out = rand_x(), rand_out(lik, scale=4.0)
-    expected_channels = {"gaussian_predicted_pixel": 6, "beta": 6, "gaussian_predicted_image": 4}
+    expected_channels = {"gaussian_predicted_pixel": 6, "beta": 6, "gaussian_predicted_image": 4,
+                         "truncated_gaussian": 6, "discretized_logistic": 6, "categorical": 768}
     assert lik.decoder_channels == expected_channels.get(name, 3)
     nll = lik.nll(x, out)
     assert nll.shape == (B,) and torch.isfinite(nll).all()
@@ -115,12 +117,16 @@ def test_shapes_ranges_and_support(name):
         assert s.min() >= 0 and s.max() <= 1
     assert torch.equal(s, lik.sample(out, generator=gen(3)))  # a function of the generator
     # Bernoulli on non-binary data, and σ chosen after seeing x, are not densities of x.
-    assert lik.valid_density == (name not in ("bernoulli", "gaussian_optimal_pixel", "gaussian_optimal_image"))
+    assert lik.valid_density == (name not in ("bernoulli", "gaussian_optimal_pixel", "gaussian_optimal_image",
+                                              "gaussian_optimal_global"))
+    assert lik.discrete == (name in ("discretized_logistic", "categorical"))
     stats = lik.stats(out, x=x)
     assert all(type(v) is float for v in stats.values())
     if any(k in name for k in ("learned", "predicted", "optimal")):
-        assert set(stats) == {"sigma_mean", "sigma_min", "sigma_max"}
-        assert 0 < stats["sigma_min"] <= stats["sigma_mean"] <= stats["sigma_max"]
+        assert set(stats) == {"sigma_mean", "sigma_min", "sigma_max", "floor_fraction", "nll_pixel_min"}
+        tol = 1 + 1e-6  # the mean of a constant sigma (a shared one) is that sigma only to float32 rounding
+        assert 0 < stats["sigma_min"] <= stats["sigma_mean"] * tol and stats["sigma_mean"] <= stats["sigma_max"] * tol
+        assert 0 <= stats["floor_fraction"] <= 1
     else:
         assert stats == {}
 
@@ -322,10 +328,12 @@ def test_continuous_bernoulli_density_integrates_to_one_with_its_mean():
 def test_beta_against_scipy_and_torch():
     lik = make("beta", eps=1e-3, floor=0.01)
     x, out = rand_x(), rand_out(lik, scale=3.0)
-    x[0, 0, 0, 0], x[0, 0, 0, 1] = 0.0, 1.0  # ends: clamped into [eps, 1 - eps]
+    x[0, 0, 0, 0], x[0, 0, 0, 1] = 0.0, 1.0  # exact ends: moved to eps, 1 - eps
+    x[0, 0, 0, 2], x[0, 0, 0, 3] = 1e-5, 1 - 1e-5  # inside (0, eps): read where they are
     a = 0.01 + F.softplus(out[:, :3])
     b = 0.01 + F.softplus(out[:, 3:])
-    xc = x.clamp(1e-3, 1 - 1e-3)
+    xc = x.clone()
+    xc[0, 0, 0, 0], xc[0, 0, 0, 1] = 1e-3, 1 - 1e-3
     ref = -scipy.stats.beta.logpdf(xc.numpy(), a.numpy(), b.numpy()).reshape(B, -1).sum(1)
     np.testing.assert_allclose(lik.nll(x, out).numpy(), ref, rtol=1e-10)
     ref_t = -torch.distributions.Beta(a, b).log_prob(xc).flatten(1).sum(1)
@@ -466,7 +474,11 @@ def test_gradients_finite_at_the_edges(name):
         assert torch.isfinite(p.grad).all()
     for f in (lik.mean, lik.param_image):
         o = out.detach().requires_grad_(True)
-        f(o).sum().backward()
+        image = f(o)
+        if f == lik.param_image and name == "categorical":  # an argmax: no gradient at all
+            assert not image.requires_grad
+            continue
+        image.sum().backward()
         assert torch.isfinite(o.grad).all()
 
 
@@ -505,3 +517,216 @@ def test_runs_on_cuda(name):
     s2 = lik.sample(out.detach(), generator=g.manual_seed(1))
     assert s1.is_cuda and torch.equal(s1, s2)
     assert lik.mean(out).is_cuda and lik.param_image(out).is_cuda
+
+
+# --- the sigma-VAE's shared sigma, and the floor statistics -----------------------------------
+
+def test_gaussian_optimal_global_is_the_sigma_vae_batch_sigma():
+    lik = make("gaussian_optimal_global", floor=1e-3)
+    x, out = rand_x(), rand_out(lik)
+    mu = torch.sigmoid(out)
+    mse = (x - mu).square().mean()  # over the whole batch and every pixel
+    torch.testing.assert_close(lik.nll(x, out), normal_nll(x, mu, mse.sqrt()))
+    total = B * D / 2 * (torch.log(mse) + 1 + LOG2PI)
+    torch.testing.assert_close(lik.nll(x, out).sum(), total)
+    per_image = make("gaussian_optimal_image", floor=1e-3)
+    assert not torch.allclose(lik.nll(x, out), per_image.nll(x, out))  # it is not the per-image form
+    # the shared sigma: changing one image changes every image's NLL
+    x2 = x.clone()
+    x2[0] = mu[0]
+    assert (lik.nll(x2, out)[1:] != lik.nll(x, out)[1:]).all()
+    assert lik.stats(out, x=x)["sigma_mean"] == pytest.approx(mse.sqrt().item())
+    assert lik.nll(mu, out).allclose(normal_nll(mu, mu, torch.tensor(1e-3)))  # exact: at the floor
+
+
+def test_floor_fraction_and_min_pixel_nll():
+    x = rand_x()
+    lik = make("gaussian_predicted_pixel", floor=0.01)
+    out = rand_out(lik)
+    out[:, 3:, :2] = -60.0  # softplus(-60) ~ 1e-26: sigma = floor to the last bit
+    st = lik.stats(out, x=x)
+    assert st["floor_fraction"] == pytest.approx(2 / 4)
+    ref = -torch.distributions.Normal(torch.sigmoid(out[:, :3]), 0.01 + F.softplus(out[:, 3:])).log_prob(x)
+    assert st["nll_pixel_min"] == pytest.approx(ref.min().item(), rel=1e-12)
+    assert "nll_pixel_min" not in lik.stats(out)
+    out[:, 3:, :2] = -5.0  # sigma = floor + 0.0067: not at the floor
+    assert lik.stats(out, x=x)["floor_fraction"] == 0.0
+
+    opt = make("gaussian_optimal_pixel", floor=1e-3)
+    out = rand_out(opt)
+    x = torch.sigmoid(out).clone()
+    x[:, :, 1:] += 0.2  # rows 1.. have residual 0.2, row 0 is an exact hit
+    st = opt.stats(out, x=x)
+    assert st["floor_fraction"] == pytest.approx(1 / 4)
+    assert st["nll_pixel_min"] == pytest.approx(math.log(1e-3) + 0.5 * LOG2PI, rel=1e-12)
+
+    learned = make("gaussian_learned_global", floor=0.01)
+    with torch.no_grad():
+        learned.theta.fill_(-80.0)
+    assert learned.stats(out, x=x)["floor_fraction"] == 1.0
+    assert learned.stats(out)["floor_fraction"] == 1.0 and "nll_pixel_min" not in learned.stats(out)
+
+
+# --- truncated Gaussian --------------------------------------------------------------------------
+
+def _mp_truncnorm(x, mu, sigma):
+    """log density and mean of N(mu, sigma^2) on [0, 1] in 80-digit arithmetic (closed form)."""
+    with mp.workdps(80):
+        x, mu, sigma = mp.mpf(x), mp.mpf(mu), mp.mpf(sigma)
+        a, b = -mu / sigma, (1 - mu) / sigma
+        q = lambda t: mp.erfc(t / mp.sqrt(2)) / 2  # noqa: E731
+        z = q(a) - q(b) if a > 0 else q(-b) - q(-a)
+        logp = -((x - mu) / sigma) ** 2 / 2 - mp.log(sigma) - mp.log(2 * mp.pi) / 2 - mp.log(z)
+        return float(logp), float(mu + sigma * (mp.npdf(a) - mp.npdf(b)) / z)
+
+
+TG_CASES = [(mu, s) for mu in (-20.0, -3.0, -0.2, 0.0, 0.35, 0.5, 0.8, 1.0, 1.7, 20.0)
+            for s in (0.0025, 0.01, 0.3, 2.0, 30.0)]
+
+
+def _tg_out(mu, sigma, n, floor):
+    raw = sigma - floor + math.log(-math.expm1(-(sigma - floor)))  # inverse softplus
+    return torch.tensor([mu, raw], dtype=torch.float64).reshape(1, 2, 1, 1).expand(n, 2, 1, 1)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-9), (torch.float32, 1e-5)])
+def test_truncated_gaussian_against_scipy_and_mpmath(dtype, rtol):
+    lik = make_likelihood("truncated_gaussian", data_shape=(1, 1, 1)).to(dtype)
+    xs = np.array([0.0, 1e-6, 0.1, 0.5, 0.93, 1.0])
+    for mu, s in TG_CASES:
+        out = _tg_out(mu, s, len(xs), lik.floor).to(dtype)
+        s_eff = lik.params(out)[1][0].item()  # sigma as this dtype holds it
+        a, b = -mu / s_eff, (1 - mu) / s_eff
+        nll = lik.nll(torch.tensor(xs, dtype=dtype).reshape(-1, 1, 1, 1), out).double().numpy()
+        ref = -scipy.stats.truncnorm.logpdf(xs, a, b, loc=mu, scale=s_eff)
+        np.testing.assert_allclose(nll, ref, rtol=rtol, atol=rtol, err_msg=f"mu={mu} sigma={s}")
+        mean = lik.mean(out[:1]).item()
+        ref_mean = _mp_truncnorm(0.5, mu, s_eff)[1]
+        # float32: absolute 5e-5 where mu is far out and sigma large (mu + sigma h cancels, see module)
+        assert mean == pytest.approx(ref_mean, rel=rtol if abs(mu) < 5 or s > 1 else 10 * rtol,
+                                     abs=5 * rtol if dtype == torch.float32 else 0), (mu, s)
+        assert 0.0 <= mean <= 1.0
+        if a <= 5 and b >= -5:  # not deep in a tail, where scipy's own mean is accurate: it agrees too
+            assert mean == pytest.approx(scipy.stats.truncnorm.mean(a, b, loc=mu, scale=s_eff), rel=10 * rtol)
+    # scipy's mean, far in the tail, is what the study must not trust: 26 % off at mu = -20
+    a, b = 20 / 0.0025, 21 / 0.0025
+    exact = _mp_truncnorm(0.5, -20.0, 0.0025)[1]
+    assert exact == pytest.approx(0.0025**2 / 20, rel=1e-5)  # ~ 1 / (exponential rate |mu|/sigma^2)
+    assert abs(scipy.stats.truncnorm.mean(a, b, loc=-20, scale=0.0025) / exact - 1) > 0.1
+
+
+def test_truncated_gaussian_samples_follow_the_distribution():
+    lik = make_likelihood("truncated_gaussian", data_shape=(1, 1, 1)).double()
+    for mu, s in ((0.3, 0.1), (-1.0, 0.5), (1.5, 0.2), (-20.0, 0.0025)):
+        out = _tg_out(mu, s, 20000, lik.floor).contiguous()
+        x = lik.sample(out, generator=gen(6)).flatten().numpy()
+        a, b = -mu / s, (1 - mu) / s
+        if abs(mu) < 5:
+            cdf = lambda v: scipy.stats.truncnorm.cdf(v, a, b, loc=mu, scale=s)  # noqa: E731
+            assert scipy.stats.kstest(x, cdf).pvalue > 1e-3
+        else:  # an exponential of rate |mu|/sigma^2 to 1e-5
+            assert scipy.stats.kstest(x, scipy.stats.expon(scale=s**2 / -mu).cdf).pvalue > 1e-3
+        assert x.mean() == pytest.approx(lik.mean(out[:1]).item(), rel=0.02)
+
+
+# --- continuous Bernoulli, naive -----------------------------------------------------------------
+
+def test_naive_cb_matches_the_stable_one_in_float64():
+    naive, stable = make("continuous_bernoulli_naive"), make("continuous_bernoulli")
+    x, out = rand_x(), rand_out(naive, scale=5.0)
+    out[0, 0, 0, :4] = torch.tensor([0.0, 1e-4, -3e-3, 5e-3])  # in and just outside the Taylor band
+    torch.testing.assert_close(naive.nll(x, out), stable.nll(x, out), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(naive.mean(out), stable.mean(out), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(naive.param_image(out), stable.param_image(out))
+    wide = make("continuous_bernoulli_naive", clamp=None)  # float64 holds lambda to 1 - 1e-16
+    out = torch.full((1, *SHAPE), 17.0, dtype=torch.float64)
+    torch.testing.assert_close(wide.nll(x[:1], out), make("continuous_bernoulli", clamp=[1e-12, 1 - 1e-12]).nll(x[:1], out))
+
+
+def test_naive_cb_diverges_in_float32_without_a_clamp():
+    x = rand_x(dtype=torch.float32)[:1]
+    out = torch.full((1, *SHAPE), 17.0)  # sigmoid(17) = 1 - 4e-8 rounds to 1.0 in float32
+    assert torch.sigmoid(torch.tensor(17.0)).item() == 1.0
+    naive = make_likelihood("continuous_bernoulli_naive", data_shape=SHAPE, clamp=None)
+    stable = make_likelihood("continuous_bernoulli", data_shape=SHAPE, clamp=[1e-12, 1 - 1e-12])
+    assert not torch.isfinite(naive.nll(x, out)).any()
+    assert torch.isfinite(stable.nll(x, out)).all()
+    # with its default clamp the naive one is finite (lambda <= 1 - 1e-4)
+    assert torch.isfinite(make_likelihood("continuous_bernoulli_naive", data_shape=SHAPE).nll(x, out)).all()
+    # at lambda = 1e-8 float32's 1 - 2 lambda is 1: the naive mean is negative
+    lam = torch.tensor([1e-8])
+    naive.clamp = None
+    assert naive.mean(torch.log(lam) - torch.log1p(-lam)).item() < 0
+
+
+def test_naive_cb_option():
+    assert likelihood_options("continuous_bernoulli_naive")["clamp"] == (1e-4, 1 - 1e-4)
+    assert make_likelihood("continuous_bernoulli_naive", data_shape=SHAPE, clamp=None).clamp is None
+    with pytest.raises(ValueError, match="'clamp'"):
+        make_likelihood("continuous_bernoulli_naive", data_shape=SHAPE, clamp=[0.9, 0.1])
+
+
+# --- discrete likelihoods ------------------------------------------------------------------------
+
+def _logistic_reference(k, mu, s):
+    """log P(k) of the binned logistic in 60-digit arithmetic."""
+    with mp.workdps(60):
+        mu, s = mp.mpf(mu), mp.mpf(s)
+        cdf = lambda y: 1 / (1 + mp.exp(-(y - mu) / s))  # noqa: E731
+        sf = lambda y: 1 / (1 + mp.exp((y - mu) / s))  # noqa: E731  1 - cdf, exact above mu
+        lo, hi = mp.mpf(k - 0.5) / 255, mp.mpf(k + 0.5) / 255
+        if k / 255 > mu:
+            return float(mp.log((sf(lo) if k > 0 else 1) - (sf(hi) if k < 255 else 0)))
+        return float(mp.log((cdf(hi) if k < 255 else 1) - (cdf(lo) if k > 0 else 0)))
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-8), (torch.float32, 2e-5)])
+def test_discretized_logistic_against_mpmath(dtype, rtol):
+    lik = make_likelihood("discretized_logistic", data_shape=(1, 1, 1)).to(dtype)
+    ks = [0, 1, 37, 128, 200, 254, 255]
+    for mu, log_s in ((0.3, -3.0), (0.5, -7.0), (-2.0, -4.0), (1.5, -5.0), (0.71, 2.0), (0.2, 10.0), (30.0, -7.0)):
+        out = torch.tensor([mu, log_s], dtype=dtype).reshape(1, 2, 1, 1).expand(len(ks), 2, 1, 1)
+        x = torch.tensor(ks, dtype=dtype).reshape(-1, 1, 1, 1) / 255
+        got = -lik.nll(x, out).double().numpy()
+        ref = np.array([_logistic_reference(k, float(torch.tensor(mu, dtype=dtype)), math.exp(log_s)) for k in ks])
+        np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol, err_msg=f"mu={mu} log_s={log_s}")
+    # scipy.stats.logistic on moderate parameters, every level
+    out = torch.tensor([0.4, -2.5], dtype=dtype).reshape(1, 2, 1, 1)
+    edges = (np.arange(257) - 0.5) / 255
+    cdf = scipy.stats.logistic.cdf(edges, loc=0.4, scale=math.exp(-2.5))
+    cdf[0], cdf[-1] = 0.0, 1.0
+    np.testing.assert_allclose(lik.log_probs(out).flatten().double().numpy(), np.log(np.diff(cdf)), rtol=10 * rtol)
+    p = lik.log_probs(out).double().exp().flatten()
+    assert lik.mean(out).item() == pytest.approx((p * torch.arange(256) / 255).sum().item(), rel=10 * rtol)
+    assert lik.discrete and lik.param_image(torch.tensor([[[[1.7]], [[0.0]]]], dtype=dtype)).item() == 1.0
+
+
+def test_discretized_logistic_samples_are_levels_with_its_probabilities():
+    lik = make_likelihood("discretized_logistic", data_shape=(1, 1, 1)).double()
+    out = torch.tensor([0.02, -4.0], dtype=torch.float64).reshape(1, 2, 1, 1)
+    s = lik.sample(out.expand(40000, 2, 1, 1), generator=gen(7)).flatten()
+    k = torch.round(s * 255).long()
+    assert torch.equal(k.double() / 255, s)
+    p = lik.log_probs(out).exp().flatten().numpy()
+    counts = np.bincount(k.numpy(), minlength=256)
+    keep = p * len(s) > 5  # chi-square on the well-populated levels, the rest pooled
+    obs = np.append(counts[keep], counts[~keep].sum())
+    exp_ = np.append(p[keep], p[~keep].sum()) * len(s)
+    assert scipy.stats.chisquare(obs, exp_).pvalue > 1e-3
+
+
+def test_categorical_against_torch_distributions():
+    lik = make("categorical")
+    x = torch.round(rand_x() * 255) / 255
+    out = rand_out(lik, scale=3.0)
+    logits = out.reshape(B, 3, 256, 4, 5).permute(0, 1, 3, 4, 2)  # channel 256 c + k: level k of c
+    ref = torch.distributions.Categorical(logits=logits)
+    k = torch.round(x * 255).long()
+    torch.testing.assert_close(lik.nll(x, out), -ref.log_prob(k).flatten(1).sum(1))
+    torch.testing.assert_close(lik.mean(out), (ref.probs * torch.arange(256, dtype=torch.float64) / 255).sum(-1))
+    torch.testing.assert_close(lik.param_image(out), ref.probs.argmax(-1).double() / 255)
+    one = make_likelihood("categorical", data_shape=(1, 1, 1)).double()
+    o = torch.randn((1, 256, 1, 1), generator=gen(8), dtype=torch.float64)
+    s = one.sample(o.expand(40000, 256, 1, 1), generator=gen(9)).flatten()
+    counts = np.bincount(torch.round(s * 255).long().numpy(), minlength=256)
+    assert scipy.stats.chisquare(counts, torch.softmax(o.flatten(), 0).numpy() * len(s)).pvalue > 1e-3

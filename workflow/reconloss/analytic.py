@@ -41,7 +41,8 @@ TABLES = ("cb_edges", "sigma_beta")
 TABLE_FORMATS = ("csv", "md", "tex", "html")
 
 # λ values of the edge table; their mirrors 1−λ are added (decimal-exact).
-EDGE_LAMBDAS = (0.9, 0.99, 0.999, 0.9999, 0.9999999)
+# 1 - 1e-8 is where float32 holds lambda as 1.0; its mirror 1e-8 where the naive mean is negative.
+EDGE_LAMBDAS = (0.9, 0.99, 0.999, 0.9999, 0.9999999, 0.99999999)
 # Pixel values of the per-x curves.
 X_VALUES = tuple(i / 10 for i in range(11))
 # The CB authors' clamp of λ, marked in the CB figures.
@@ -471,13 +472,14 @@ def _cb_mean(figures_dir) -> None:
 
 
 def _cb_float32_error(figures_dir) -> None:
-    """Absolute float32 error against float64 as λ approaches 0 and 1."""
+    """Signed float32 error against float64 as λ approaches 0 and 1, on a symlog axis: the
+    sign matters (the naive mean falls below 0 near λ = 0, i.e. its error is negative)."""
     import matplotlib.pyplot as plt
     import torch
 
     cb = _cb()
     dist = torch.logspace(-9, math.log10(0.4), 801, dtype=torch.float64)
-    floor = 1e-10  # exact zeros drawn at the bottom of the log axis
+    floor = 1e-10  # linear range of the symlog axis: errors below it are drawn as 0
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.4), layout="constrained", sharex=True, sharey=True)
     quantities = (
         ("E[x | λ]", "pixel units", cb.cb_mean, naive_cb_mean, cb.cb_mean_logits),
@@ -488,8 +490,8 @@ def _cb_float32_error(figures_dir) -> None:
             ax = axes[row, col]
             ref = stable(lam64)
             lam32 = lam64.float()
-            def err(values, ref=ref):
-                return (values.double() - ref).abs().nan_to_num(nan=1e9, posinf=1e9).clamp_min(floor)
+            def err(values, ref=ref):  # signed; non-finite drawn at the edge of the axis
+                return (values.double() - ref).nan_to_num(nan=1e9, posinf=1e9, neginf=-1e9).clamp(-10.0, 10.0)
 
             ax.plot(dist, err(naive(lam32)), color="C3", lw=1.0, alpha=0.85, label="naive formula, float32")
             ax.plot(dist, err(stable(lam32)), color="C0", lw=1.0, label="package, float32")
@@ -500,15 +502,16 @@ def _cb_float32_error(figures_dir) -> None:
                     label="float64 at the float32 λ (rounding of λ alone)")
             ax.axvline(CB_CLAMP, color="0.4", ls="--", lw=0.9)
             ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_ylim(floor * 0.5, 1)
+            ax.set_yscale("symlog", linthresh=floor)
+            ax.set_ylim(-10.0, 10.0)
+            ax.axhline(0.0, color="0.5", lw=0.6)
             ax.set_title(f"{key}, {side}")
             if row == 1:
                 ax.set_xlabel("distance to the edge, λ or 1−λ (dimensionless)")
             if col == 0:
-                ax.set_ylabel(f"|float32 − float64| ({unit})")
+                ax.set_ylabel(f"float32 − float64 ({unit}, symlog)")
     axes[0, 0].legend(loc="upper right", fontsize=8)
-    axes[0, 1].text(CB_CLAMP * 1.3, 0.1, f"clamp {CB_CLAMP:g}", fontsize=8, color="0.3")
+    axes[0, 1].text(CB_CLAMP * 1.3, 1.0, f"clamp {CB_CLAMP:g}", fontsize=8, color="0.3")
     axes[0, 1].text(1.2e-9, 1e-4, "λ rounds\nto 1.0", fontsize=8, color="0.3")
     fig.suptitle(
         "Continuous Bernoulli in float32: near 1, storing λ in float32 is the error (spacing 6e-8 below 1);\n"

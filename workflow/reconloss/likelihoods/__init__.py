@@ -11,11 +11,16 @@ import inspect
 from reconloss.likelihoods.base import Likelihood
 from reconloss.likelihoods.bernoulli import Bernoulli
 from reconloss.likelihoods.beta import Beta
+from reconloss.likelihoods.categorical import Categorical
 from reconloss.likelihoods.continuous_bernoulli import ContinuousBernoulli
+from reconloss.likelihoods.continuous_bernoulli_naive import ContinuousBernoulliNaive
+from reconloss.likelihoods.discretized_logistic import DiscretizedLogistic
 from reconloss.likelihoods.gaussian import (
     GaussianDataPixel, GaussianFixed, GaussianLearnedGlobal, GaussianLearnedPixel,
-    GaussianOptimalImage, GaussianOptimalPixel, GaussianPredictedImage, GaussianPredictedPixel,
+    GaussianOptimalGlobal, GaussianOptimalImage, GaussianOptimalPixel, GaussianPredictedImage,
+    GaussianPredictedPixel,
 )
+from reconloss.likelihoods.truncated_gaussian import TruncatedGaussian
 
 LIKELIHOODS = {
     "gaussian_fixed": GaussianFixed,
@@ -26,9 +31,14 @@ LIKELIHOODS = {
     "gaussian_predicted_pixel": GaussianPredictedPixel,
     "gaussian_optimal_pixel": GaussianOptimalPixel,
     "gaussian_optimal_image": GaussianOptimalImage,
+    "gaussian_optimal_global": GaussianOptimalGlobal,
+    "truncated_gaussian": TruncatedGaussian,
     "bernoulli": Bernoulli,
     "continuous_bernoulli": ContinuousBernoulli,
+    "continuous_bernoulli_naive": ContinuousBernoulliNaive,
     "beta": Beta,
+    "discretized_logistic": DiscretizedLogistic,
+    "categorical": Categorical,
 }
 
 

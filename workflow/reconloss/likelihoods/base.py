@@ -15,6 +15,13 @@ class Likelihood(nn.Module):
 
     #: False where `nll` is not a normalised density on [0, 1]^d (Bernoulli on grey data).
     valid_density = True
+    #: True where `nll` is -log P(x) of 8-bit data (x = k/255, a probability mass, not a density),
+    #: so nll / (d ln 2) is exactly bits per dimension and no dequantisation is needed.
+    discrete = False
+    #: (lo, hi): where exp(-nll) is normalised; the Gaussians' is the real line.
+    support = (0.0, 1.0)
+    #: what `param_image` shows, for figure labels.
+    param_label = "parameter"
     #: decoder channels per data channel (Gaussian with predicted pixel sigma and Beta need 2).
     channels_per_data_channel = 1
 

@@ -18,6 +18,7 @@ class Bernoulli(Likelihood):
     """
 
     valid_density = False
+    param_label = "p"
 
     def nll(self, x, out):
         self._check(x, out)

@@ -104,6 +104,8 @@ class ContinuousBernoulli(Likelihood):
     CB mean, and a sample is an inverse-CDF draw, x = log1p(u expm1(eta)) / eta.
     """
 
+    param_label = "lambda"
+
     def __init__(self, data_shape, clamp=(1e-4, 1.0 - 1e-4)):
         super().__init__(data_shape)
         try:
