@@ -123,3 +123,15 @@ def test_schema_lists_exactly_the_package_datasets():
 
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     assert set(schema["$defs"]["dataset"]["enum"]) == set(DATASETS)
+
+
+def test_report_text_names_the_datasets_plainly():
+    """The report's intro says "on mnist, cifar10", not the Python list "on ['mnist', 'cifar10']"."""
+    from types import SimpleNamespace
+
+    import jinja2
+    from workflow_helpers import REPO
+
+    text = jinja2.Template((REPO / "workflow/report/workflow.rst").read_text()).render(
+        snakemake=SimpleNamespace(config={"datasets": ["mnist", "cifar10"]}))
+    assert "on mnist, cifar10." in text and "['" not in text
