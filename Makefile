@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
 CORES ?= all
 
-.PHONY: setup run test figures report lint bench docs-figures clean
+.PHONY: setup run test figures report lint bench docs-figures clean config-show generate
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -31,6 +31,13 @@ docs-figures: figures  ## the README's small PNGs (docs/figures) from the defaul
 	$(PY) -m reconloss figures --summary results/tables/summary.csv --runs-root results/runs \
 	  --out-dir docs/figures --dataset digits \
 	  --settings '{"formats": ["png"], "dpi": 80, "only": ["reconstructions", "fid_vs_beta", "dynamic_range", "samples"]}'
+
+CONFIG ?= config.yaml
+config-show: setup  ## the effective configuration of CONFIG (default config.yaml), each value with its source
+	$(PY) -m reconloss config-show $(CONFIG)
+
+generate: setup  ## after adding a setting or a likelihood: the schema, README table and likelihood option table
+	$(PY) -m reconloss generate
 
 lint: setup
 	$(SNAKEMAKE) --lint

@@ -2,16 +2,36 @@
 
 `snakemake --cores all` runs the embedded default (config.yaml: scikit-learn's
 digits, offline, CPU, minutes); `--configfile configs/paper.yaml` runs the study.
+A --configfile stands alone: config.yaml is read only when none is given, and
+every key it omits takes the default of workflow/reconloss/settings.py
+(`make config-show CONFIG=...` prints each value with its source).
 """
+
+import sys
 
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+# The package (torch-free parts only here) checks the configuration before any rule exists.
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+from reconloss import config_check
 
-configfile: "config.yaml"
+
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
+try:
+    _effective = config_check.effective_or_raise(
+        config, " + ".join(map(str, workflow.overwrite_configfiles)) or "config.yaml"
+    )
+except config_check.ConfigError as _error:
+    raise WorkflowError(str(_error)) from None
+config.clear()
+config.update(_effective)
+# The schema is generated from the same definitions; this second look never fails after the check above.
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

@@ -1,5 +1,7 @@
 """Bad configurations stop before any job runs, naming the key and the allowed values."""
 
+import time
+
 import pytest
 from workflow_helpers import copy_workflow, load_config, snakemake, write_config
 
@@ -26,28 +28,62 @@ def test_the_test_configuration_is_valid(workdir, tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize(
-    "changes, expected",
-    [
-        ({"likelihoods": ["gaussian_fixed", "laplace"]}, ["'laplace' is not one of", "continuous_bernoulli", "likelihoods"]),
-        ({"betas": [1.0, 0.0]}, ["0.0 is less than or equal to the minimum of 0", "betas"]),
-        ({"betas": [1.0, -2]}, ["-2 is less than or equal to the minimum of 0", "betas"]),
-        ({"datasets": ["imagenet"]}, ["'imagenet' is not one of", "mnist", "datasets"]),
-        ({"train__epoch": 3}, ["'epoch' was unexpected", "train"]),
-        ({"trian": {}}, ["'trian' was unexpected"]),
-        ({"train__epochs": "ten"}, ["'ten' is not of type 'integer'", "epochs"]),
-        ({"seeds": [0.5]}, ["0.5 is not of type 'integer'", "seeds"]),
-        ({"data": {"mirrors": {"mnist": ["ftp://example.org/"]}}}, ["does not match", "mirrors"]),
-    ],
-    ids=["unknown-likelihood", "zero-beta", "negative-beta", "unknown-dataset", "misspelt-nested-key",
-         "unknown-top-level-key", "wrong-type", "non-integer-seed", "bad-mirror-scheme"],
-)
-def test_bad_configuration_is_rejected_with_a_message_naming_the_key(workdir, tmp_path, changes, expected):
-    proc = dry_run_with(workdir, tmp_path, **changes)
-    assert proc.returncode != 0
+# Each: changes to configs/test.yaml, and fragments the message must hold: the key path, what is wrong
+# or allowed. None as a value deletes the key.
+BROKEN = {
+    "misspelt-likelihood-option": ({"likelihood_options": {"continuous_bernoulli": {"clmap": [1e-3, 0.999]}}},
+                                   ["likelihood_options.continuous_bernoulli.clmap", "did you mean 'clamp'"]),
+    "wrong-type-in-variant": ({"variants": {"g01": {"likelihood": "gaussian_fixed", "options": {"sigma": "small"}}}},
+                              ["variants.g01.options.sigma", "expected a number"]),
+    "misspelt-likelihood-in-variant": ({"variants": {"b2": {"likelihood": "bernouli"}}},
+                                       ["variants.b2.likelihood", "did you mean 'bernoulli'"]),
+    "unknown-dataset-override": ({"dataset_settings": {"cifar": {"train": {"epochs": 1}}}},
+                                 ["dataset_settings.cifar", "did you mean 'cifar10'"]),
+    "misspelt-key-in-dataset-override": ({"dataset_settings": {"digits": {"train": {"epoch": 1}}}},
+                                         ["dataset_settings.digits.train.epoch", "did you mean 'epochs'"]),
+    "negative-epochs": ({"train__epochs": -3}, ["train.epochs", "-3 is out of range", ">= 1"]),
+    "unknown-top-level-key": ({"trian": {}}, ["trian", "did you mean 'train'"]),
+    "unknown-likelihood": ({"likelihoods": ["gaussian_fixed", "laplace"]}, ["likelihoods[1]", "'laplace'",
+                                                                          "continuous_bernoulli"]),
+    "unknown-likelihood-options-name": ({"likelihood_options": {"continous_bernoulli": {}}},
+                                        ["likelihood_options.continous_bernoulli",
+                                         "did you mean 'continuous_bernoulli'"]),
+    "zero-beta": ({"betas": [1.0, 0.0]}, ["betas[1]", "allowed: > 0"]),
+    "unknown-dataset": ({"datasets": ["imagenet"]}, ["datasets[0]", "'imagenet'", "mnist"]),
+    "wrong-type": ({"train__epochs": "ten"}, ["train.epochs", "expected an integer"]),
+    "lr-as-yaml-text": ({"train__lr": "1e-3"}, ["train.lr", "write 1.0e-3"]),
+    "non-integer-seed": ({"seeds": [0.5]}, ["seeds[0]", "expected an integer"]),
+    "bad-mirror-scheme": ({"data": {"mirrors": {"mnist": ["ftp://example.org/"]}}},
+                          ["data.mirrors.mnist[0]", "does not match"]),
+    "pack-axis": ({"pack": {"vary": ["beta", "dataset"]}}, ["pack.vary[1]", "allowed: beta, seed"]),
+    "inception-dims": ({"evaluate__inception_dims": 1000}, ["evaluate.inception_dims", "2048"]),
+    "missing-grid-key": ({"betas": None}, ["betas", "missing"]),
+}
+
+
+@pytest.mark.parametrize("changes, expected", list(BROKEN.values()), ids=list(BROKEN))
+def test_bad_configuration_stops_at_plan_time_briefly_naming_the_key(workdir, tmp_path, changes, expected):
+    config = load_config(workdir / "configs" / "test.yaml")
+    for dotted, value in changes.items():
+        *parents, key = dotted.split("__")
+        node = config
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        if value is None:
+            del node[key]
+        else:
+            node[key] = value
+    path = write_config(tmp_path / "config.yaml", config)
+    start = time.perf_counter()
+    proc = snakemake(workdir, "-n", "--executor", "local", "--configfile", str(path), check=False)
+    seconds = time.perf_counter() - start
     message = proc.stdout + proc.stderr
+    assert proc.returncode != 0, message
     for fragment in expected:
         assert fragment in message, f"{fragment!r} missing from:\n{message}"
+    assert len(message.strip().splitlines()) <= 12, message
+    assert "Traceback" not in message and "$defs" not in message, message
+    assert seconds < 3.0, f"took {seconds:.1f} s"
     assert not (workdir / "results").exists(), "a rejected configuration must not start any job"
 
 
@@ -55,6 +91,20 @@ def test_variant_label_may_not_shadow_a_likelihood_name(workdir, tmp_path):
     proc = dry_run_with(workdir, tmp_path, variants={"gaussian_fixed": {"likelihood": "bernoulli"}})
     assert proc.returncode != 0
     assert "variants: label 'gaussian_fixed'" in proc.stdout + proc.stderr
+
+
+def test_a_configfile_stands_alone_and_is_not_merged_over_config_yaml(workdir, tmp_path):
+    """Keys omitted from a --configfile take the code's defaults, not config.yaml's values."""
+    config = load_config(workdir / "configs" / "test.yaml")
+    del config["classifier"]
+    path = write_config(tmp_path / "alone.yaml", config)
+    proc = snakemake(workdir, "-n", "--executor", "local", "-p", "--configfile", str(path), "--until", "classifier")
+    assert '"epochs": null' in proc.stdout, proc.stdout  # config.yaml's classifier.epochs is 30
+    assert '"epochs": 30' not in proc.stdout
+    # Building on config.yaml is explicit: name it first.
+    proc = snakemake(workdir, "-n", "--executor", "local", "-p", "--configfile", "config.yaml", str(path),
+                     "--until", "classifier")
+    assert '"epochs": 30' in proc.stdout, proc.stdout
 
 
 def test_schema_lists_exactly_the_package_likelihoods():
@@ -73,3 +123,15 @@ def test_schema_lists_exactly_the_package_datasets():
 
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     assert set(schema["$defs"]["dataset"]["enum"]) == set(DATASETS)
+
+
+def test_report_text_names_the_datasets_plainly():
+    """The report's intro says "on mnist, cifar10", not the Python list "on ['mnist', 'cifar10']"."""
+    from types import SimpleNamespace
+
+    import jinja2
+    from workflow_helpers import REPO
+
+    text = jinja2.Template((REPO / "workflow/report/workflow.rst").read_text()).render(
+        snakemake=SimpleNamespace(config={"datasets": ["mnist", "cifar10"]}))
+    assert "on mnist, cifar10." in text and "['" not in text

@@ -5,6 +5,7 @@ import logging
 
 import numpy as np
 import pytest
+import scipy
 import scipy.linalg
 import torch
 
@@ -47,20 +48,54 @@ def test_frechet_distance_matches_eigenvalue_reference(seed):
     assert fid.frechet_distance([1.0], [[4.0]], [3.0], [[9.0]]) == pytest.approx(4.0 + 1.0, rel=1e-12)
 
 
-def test_fallback_when_pytorch_fid_fails(monkeypatch):
-    """The eigenvalue form answers when pytorch-fid raises (e.g. scipy dropping sqrtm's disp)."""
-    import pytorch_fid.fid_score
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_frechet_distance_equals_pytorch_fid_and_warns_nothing(seed, caplog):
+    """Same number as the reference implementation, where that still runs on this SciPy, and no
+    warning of any kind from ours (SciPy 1.16 deprecates sqrtm's `disp`, which pytorch-fid passes)."""
+    import inspect
+    import warnings
 
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    rng = np.random.default_rng(seed)
+    s1 = fid.feature_stats(_random_features(rng, 500, 24))
+    s2 = fid.feature_stats(_random_features(rng, 400, 24, shift=0.4) * 1.2)
+    with warnings.catch_warnings(), caplog.at_level(logging.DEBUG, logger="reconloss.fid"):
+        warnings.simplefilter("error")
+        got = fid.frechet_distance(*s1, *s2)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    if "disp" not in inspect.signature(scipy.linalg.sqrtm).parameters:
+        pytest.skip(f"pytorch-fid cannot run on SciPy {scipy.__version__} (no sqrtm disp); ours did")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        expected = float(calculate_frechet_distance(*s1, *s2))
+    assert got == pytest.approx(expected, rel=1e-10, abs=1e-10)
+
+
+def test_rank_deficient_covariances_give_the_exact_distance_quietly(caplog):
+    """Fewer samples than features: finite, equal to the eigenvalue reference, no warning."""
     rng = np.random.default_rng(3)
+    s1 = fid.feature_stats(_random_features(rng, 6, 40))
+    s2 = fid.feature_stats(_random_features(rng, 6, 40, shift=0.5))
+    with caplog.at_level(logging.DEBUG, logger="reconloss.fid"):
+        got = fid.frechet_distance(*s1, *s2)
+    assert np.isfinite(got)
+    np.testing.assert_allclose(got, _reference_fid(*s1, *s2), rtol=1e-4, atol=1e-6)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_large_imaginary_part_falls_back_to_the_eigenvalue_form(monkeypatch, caplog):
+    """Where sqrtm's imaginary part is not noise, the exact PSD form answers (pytorch-fid would raise)."""
+    rng = np.random.default_rng(5)
     s1 = fid.feature_stats(_random_features(rng, 300, 10))
     s2 = fid.feature_stats(_random_features(rng, 300, 10, shift=0.5))
-    expected = fid.frechet_distance(*s1, *s2)
-
-    def broken(*args, **kwargs):
-        raise TypeError("sqrtm() got an unexpected keyword argument 'disp'")
-
-    monkeypatch.setattr(pytorch_fid.fid_score, "calculate_frechet_distance", broken)
-    assert fid.frechet_distance(*s1, *s2) == pytest.approx(expected, rel=1e-8)
+    real_sqrtm = scipy.linalg.sqrtm
+    monkeypatch.setattr(scipy.linalg, "sqrtm", lambda a: real_sqrtm(a) + 0.5j * np.eye(len(a)))
+    with caplog.at_level(logging.DEBUG, logger="reconloss.fid"):
+        got = fid.frechet_distance(*s1, *s2)
+    np.testing.assert_allclose(got, _reference_fid(*s1, *s2), rtol=1e-8)
+    assert any("eigenvalue form" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_self_distance_is_zero():

@@ -34,7 +34,10 @@ pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 PARTITION = os.environ.get("RECONLOSS_SLURM_PARTITION", "debug")
 ACCOUNT = os.environ.get("RECONLOSS_SLURM_ACCOUNT")  # only where the cluster requires one
 BROKEN = "continuous_bernoulli"  # the likelihood whose trainings get the injected failure
-INJECTED_OPTION = "injected_failure"
+# A well-typed option the plan-time check lets through (it checks option names and types, not
+# ranges, which only the class knows), so the failure happens inside each training job.
+INJECTED_OPTION = {"clamp": [0.9, 0.1]}
+INJECTED_ERROR = "option 'clamp' must satisfy 0 < lo < hi < 1"
 GROUP = "run"  # profiles/slurm: a run's train and evaluate share one SLURM job
 TIMEOUT_S = 900  # per snakemake call; a run takes about two minutes here
 
@@ -165,7 +168,7 @@ def cluster_grid(slurm_cluster, tmp_path_factory):
     profile = make_test_profile(workdir)
     config = load_config(workdir / "configs/test.yaml")
     assert BROKEN in config["likelihoods"]
-    broken = {**config, "likelihood_options": {BROKEN: {INJECTED_OPTION: 1}}}
+    broken = {**config, "likelihood_options": {BROKEN: INJECTED_OPTION}}
     write_config(workdir / "broken.yaml", broken)
 
     failing = submit(workdir, profile, "broken.yaml")
@@ -307,7 +310,7 @@ def test_an_injected_failure_is_reported_and_the_rest_of_the_grid_finishes(clust
     # the failing trainings ran and said why; nothing of them was kept
     for dataset, lik, beta, seed in broken:
         log = run.files[f"results/logs/train/{dataset}/{lik}/beta~{beta}/seed~{seed}.log"]
-        assert f"has no option(s) '{INJECTED_OPTION}'" in log, log
+        assert INJECTED_ERROR in log, log
         assert not any(p.startswith(f"results/runs/{dataset}/{lik}/beta~{beta}/seed~{seed}/") for p in run.files)
     # --keep-going: every other run trained and was evaluated on the cluster
     for dataset, lik, beta, seed in good:

@@ -35,33 +35,13 @@ import torch.nn.functional as F
 
 from reconloss import io
 from reconloss.device import resolve_device
+from reconloss.settings import CLASSIFIER_RECIPES, defaults
 
 log = logging.getLogger(__name__)
 
-# Defaults by data shape (C, H, W); any key can be overridden by --settings (arch and
-# augment are merged key by key). Measured on a shared 2-core CPU, seed 0: digits 97.8%
-# (~1-7 s), MNIST 99.47% and FashionMNIST 91.2% (seed 1: 91.3%), 6 epochs each, 1.5-2.5
-# min on an idle machine, up to 8 min when the cores are shared. CIFAR-10: untested on a GPU here.
-DEFAULTS = {
-    "digits": {  # 1x8x8: an MLP is enough and trains in seconds
-        "arch": {"kind": "mlp", "hidden": [128], "feature_dim": 32, "dropout": 0.2},
-        "epochs": 60, "batch_size": 64, "lr": 2e-3, "weight_decay": 1e-4, "augment": {"shift": 0, "flip": False},
-    },
-    "small": {  # 1x28x28 (MNIST, FashionMNIST)
-        "arch": {"kind": "cnn", "channels": [16, 32, 64], "convs": 1, "pool": "flatten", "feature_dim": 128,
-                 "dropout": 0.3},
-        "epochs": 6, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-4, "augment": {"shift": 2, "flip": False},
-    },
-    "color": {  # 3x32x32 (CIFAR-10): a VGG-style net, meant for a GPU
-        "arch": {"kind": "cnn", "channels": [64, 128, 256], "convs": 2, "pool": "avg", "feature_dim": 128,
-                 "dropout": 0.3},
-        "epochs": 40, "batch_size": 128, "lr": 2e-3, "weight_decay": 5e-4, "augment": {"shift": 4, "flip": True},
-    },
-}
-
-
-SETTING_KEYS = {"arch", "epochs", "batch_size", "lr", "weight_decay", "augment", "seed", "device",
-                "inception_weights", "inception_dims"}
+# Recipes by data shape (C, H, W), defined in reconloss.settings.CLASSIFIER_RECIPES with their
+# measured accuracies; any key can be overridden by --settings (arch and augment are merged key by key).
+SETTING_KEYS = set(CLASSIFIER_RECIPES["digits"]) | set(defaults("classifier")) | {"inception_weights", "inception_dims"}
 
 
 def default_settings(data_shape) -> dict:
@@ -72,7 +52,8 @@ def default_settings(data_shape) -> dict:
         key = "small"
     else:
         key = "color"
-    return json.loads(json.dumps(DEFAULTS[key]))
+    fixed = {k: v for k, v in defaults("classifier").items() if v is not None}  # seed, device
+    return {**fixed, **json.loads(json.dumps(CLASSIFIER_RECIPES[key]))}
 
 
 class Classifier(nn.Module):

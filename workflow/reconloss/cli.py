@@ -15,12 +15,14 @@ COMMANDS = {
     "analytic": ("reconloss.analytic", "figures and tables that need no training"),
     "tables": ("reconloss.tables", "summary and best-per-likelihood tables"),
     "figures": ("reconloss.figures", "the study's figures"),
+    "config-show": ("reconloss.config_check", "the effective configuration, each value with its source"),
+    "generate": ("reconloss.generate", "regenerate the schema, README table and likelihood option table"),
 }
 
 
 def usage() -> str:
     lines = ["usage: python -m reconloss [--threads N] COMMAND [options]", "", "commands:"]
-    lines += [f"  {name:<11} {doc}" for name, (_, doc) in COMMANDS.items()]
+    lines += [f"  {name:<12} {doc}" for name, (_, doc) in COMMANDS.items()]
     return "\n".join(lines)
 
 

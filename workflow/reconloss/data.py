@@ -31,8 +31,8 @@ from typing import Callable
 import torch
 
 from reconloss.io import torch_save
+from reconloss.settings import data_job_defaults
 
-SETTINGS_DEFAULTS = {"mirrors": None, "test_fraction": 0.2, "split_seed": 0}
 KEYS = ("name", "train_x", "train_y", "test_x", "test_y", "scale", "classes")
 
 
@@ -295,11 +295,12 @@ def get_dataset(name: str) -> Dataset:
 
 
 def check_settings(settings: dict | None) -> dict:
-    settings = dict(settings or {})
-    unknown = sorted(set(settings) - set(SETTINGS_DEFAULTS))
+    """The settings of one data job over their defaults (reconloss.settings.Data); unknown keys raise."""
+    settings, defaults = dict(settings or {}), data_job_defaults()
+    unknown = sorted(set(settings) - set(defaults))
     if unknown:
-        raise DataError(f"unknown data setting(s) {unknown}; allowed: {', '.join(SETTINGS_DEFAULTS)}")
-    return {**SETTINGS_DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}
+        raise DataError(f"unknown data setting(s) {unknown}; allowed: {', '.join(defaults)}")
+    return {**defaults, **{k: v for k, v in settings.items() if v is not None}}
 
 
 def prepare(name: str, out: str | Path, raw_dir: str | Path, settings: dict | None = None) -> dict:

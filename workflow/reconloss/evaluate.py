@@ -47,8 +47,8 @@ from reconloss.device import resolve_device
 
 log = logging.getLogger(__name__)
 
-EVAL_DEFAULTS = {"fid_samples": 2000, "iw_samples": 20, "batch_size": 500, "n_images": 16, "device": "auto",
-                 "n_sample_grid": 64, "inception_weights": None, "inception_dims": 2048}
+# The defaults of the `evaluate` settings, defined once in reconloss.settings.Evaluate.
+from reconloss.settings import EVAL_DEFAULTS  # noqa: E402
 METRIC_KEYS = ["nll", "kl", "elbo", "bpd", "iw_ll", "iw_bpd", "fid", "fid_recon", "mse_mean", "mse_param",
                "black_level", "white_level", "data_black_level", "data_white_level", "recon_p01", "recon_p99",
                "data_p01", "data_p99", "active_units", "sigma_mean", "fid_inception", "fid_inception_recon"]

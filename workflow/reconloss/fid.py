@@ -15,7 +15,6 @@ them from a local file instead (`pt_inception-2015-12-05-6726825d.pth`).
 Nothing here downloads.
 """
 
-import contextlib
 import logging
 import warnings
 
@@ -59,26 +58,37 @@ def _frechet_eig(mu1, sigma1, mu2, sigma2):
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.sqrt(np.clip(ev, 0, None)).sum())
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
-    """||mu1-mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2), through pytorch-fid, in float64.
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6) -> float:
+    """||mu1-mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2) in float64: pytorch-fid's algorithm, on any SciPy.
 
-    pytorch-fid raises on a large imaginary part of sqrtm (near-singular
-    products) and uses an argument SciPy >= 1.18 drops; in both cases the
-    symmetric eigenvalue form, which is exact for PSD matrices, answers instead.
+    The steps are those of pytorch-fid's `calculate_frechet_distance` (the
+    reference, tested equal where it runs): scipy.linalg.sqrtm of S1 S2, an
+    eps * I offset when that is not finite, and the real part when the
+    imaginary part is numerical noise. Unlike pytorch-fid it never passes
+    sqrtm's `disp`, which SciPy 1.16 deprecates and 1.18 removes. Where the
+    imaginary part is not small (a near-singular product), the symmetric
+    eigenvalue form, exact for PSD matrices, answers instead of an error.
     """
-    from pytorch_fid.fid_score import calculate_frechet_distance
+    from scipy import linalg
 
     mu1, mu2 = np.atleast_1d(_numpy64(mu1)), np.atleast_1d(_numpy64(mu2))
     sigma1, sigma2 = np.atleast_2d(_numpy64(sigma1)), np.atleast_2d(_numpy64(sigma2))
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(None):
-            warnings.simplefilter("ignore", DeprecationWarning)  # scipy's sqrtm(disp=...)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            d = float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
-    except (ValueError, TypeError) as e:
-        log.warning("pytorch-fid failed (%s); using the eigenvalue form", e)
-        d = _frechet_eig(mu1, sigma1, mu2, sigma2)
-    return d
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
+        raise ValueError(f"statistics of different dimensions: {mu1.shape} {sigma1.shape}, {mu2.shape} {sigma2.shape}")
+    diff = mu1 - mu2
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # sqrtm's "matrix is singular" note: handled below
+        covmean = linalg.sqrtm(sigma1.dot(sigma2))
+        if not np.isfinite(covmean).all():
+            offset = np.eye(sigma1.shape[0]) * eps
+            covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            log.info("sqrtm of a near-singular covariance product (imaginary part %.3g): eigenvalue form",
+                     np.max(np.abs(covmean.imag)))
+            return _frechet_eig(mu1, sigma1, mu2, sigma2)
+        covmean = covmean.real
+    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
 def fid_from_features(f1, f2) -> float:

@@ -16,6 +16,8 @@ import math
 from pathlib import Path
 
 from reconloss.io import atomic_path
+# The figure settings and their defaults, defined once in reconloss.settings.Figures.
+from reconloss.settings import FIGURE_SETTINGS as DEFAULT_SETTINGS
 
 #: Figure stems; files are {stem}_{dataset}.{png,pdf}. figures.smk lists the same names.
 FIGURES = [
@@ -27,15 +29,6 @@ FIGURES = [
     "sigma",
     "samples",
 ]
-
-DEFAULT_SETTINGS = {
-    "comparison_beta": 1.0,  # β of the cross-likelihood reconstruction sheet (closest available)
-    "n_show": 8,  # showcase test images (rows) in the reconstruction sheet
-    "n_samples": 8,  # samples per likelihood
-    "dpi": 150,
-    "formats": ["png", "pdf"],
-    "only": None,  # subset of FIGURES, e.g. for the README's small copies
-}
 
 INTENSITY = "pixel intensity (0 = black, 1 = white)"
 BETA_LABEL = "β (weight of the KL term, log scale)"

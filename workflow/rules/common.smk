@@ -94,11 +94,11 @@ def as_json(obj):
 
 
 def data_settings(dataset):
-    data = config.get("data", {})
+    data = config["data"]  # complete: the Snakefile filled in the defaults of reconloss.settings
     return {
-        "mirrors": data.get("mirrors", {}).get(dataset),
-        "test_fraction": data.get("test_fraction", 0.2),
-        "split_seed": data.get("split_seed", 0),
+        "mirrors": data["mirrors"].get(dataset),
+        "test_fraction": data["test_fraction"],
+        "split_seed": data["split_seed"],
     }
 
 

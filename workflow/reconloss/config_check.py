@@ -1,0 +1,468 @@
+"""The plan-time check of a configuration, and the effective configuration with where each value came from.
+
+`check(config)` returns every problem as (key path, message); the Snakefile
+calls `effective_or_exit` before any rule is defined, so a bad configuration
+stops `snakemake` in about a second with a few lines that name the key, say
+what is wrong and what is allowed (with a did-you-mean for misspellings),
+before a single job is submitted. Nothing here imports torch: likelihood
+names and options come from the generated table likelihoods/options.json.
+
+A configuration stands alone: its values go over the defaults of
+reconloss.settings, never over another configuration file. The embedded
+default config.yaml is read only when no --configfile is given; to build on
+it, name it first: `--configfile config.yaml mine.yaml` (later files win, key
+by key, as Snakemake merges them).
+
+    python -m reconloss config-show [FILE ...] [--set KEY=VALUE ...]
+
+prints the effective configuration, each value with its source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+import typing
+from pathlib import Path
+from typing import Literal
+
+from reconloss import settings as S
+
+MAX_SHOWN = 6  # problems printed before "... and N more": the whole message stays within ~10 lines
+
+
+class ConfigError(Exception):
+    """A configuration with problems; str() is the short message the user sees."""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _fmt(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _did_you_mean(word, choices) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def _allowed(choices) -> str:
+    choices = list(choices)
+    return "allowed: " + (", ".join(map(str, choices)) if choices else "none")
+
+
+def _type_name(value) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "the text", list: "a list",
+            dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _got(value) -> str:
+    shown = json.dumps(value) if isinstance(value, (str, int, float, bool)) or value is None else ""
+    if isinstance(value, (list, dict)):
+        shown = json.dumps(value)
+        shown = shown if len(shown) <= 30 else shown[:27] + "..."
+    return f"{_type_name(value)} {shown}".strip()
+
+
+def _name(value) -> str:
+    """A name as the user wrote it: 'laplace', or the value with its type when it is not text."""
+    return repr(value) if isinstance(value, str) else _got(value)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+class Checker:
+    def __init__(self):
+        self.problems: list[tuple[str, str]] = []
+        self.table = S.likelihood_table()
+
+    def bad(self, path, message):
+        self.problems.append((_fmt(path), message))
+
+    def unknown_key(self, path, key, allowed):
+        self.bad([*path, key], f"unknown key; {_did_you_mean(key, allowed)}{_allowed(allowed)}")
+
+    def mapping(self, path, value) -> bool:
+        if not isinstance(value, dict):
+            self.bad(path, f"expected a mapping (key: value), got {_got(value)}")
+            return False
+        return True
+
+    # ------------------------------------------------------------------ one value against an annotation
+
+    def value(self, path, v, tp, meta) -> None:
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+        if origin in (typing.Union, getattr(__import__("types"), "UnionType", typing.Union)):
+            if v is None:
+                return
+            tp = next(a for a in args if a is not type(None))
+            origin, args = typing.get_origin(tp), typing.get_args(tp)
+        if origin is Literal:
+            if v not in args or isinstance(v, bool):
+                self.bad(path, f"{_name(v)} is not allowed; {_did_you_mean(v, args)}{_allowed(args)}")
+            return
+        if origin is list:
+            if not isinstance(v, list):
+                self.bad(path, f"expected a list, got {_got(v)}")
+                return
+            if meta.get("min_items") and len(v) < meta["min_items"]:
+                self.bad(path, f"needs at least {meta['min_items']} item(s), got []")
+            if meta.get("unique") and len(set(map(json.dumps, v))) != len(v):
+                self.bad(path, f"items must be distinct, got {_got(v)}")
+            for i, item in enumerate(v):
+                self.value([*path, i], item, args[0], meta)
+            return
+        if origin is dict:
+            if not self.mapping(path, v):
+                return
+            for key, item in v.items():
+                if meta.get("keys") == "dataset" and key not in S.DATASET_NAMES:
+                    self.unknown_key(path, key, S.DATASET_NAMES)
+                    continue
+                self.value([*path, key], item, args[1], meta)
+            return
+        self.scalar(path, v, tp, meta)
+
+    def scalar(self, path, v, tp, meta) -> None:
+        if tp is bool:
+            if not isinstance(v, bool):
+                self.bad(path, f"expected true or false, got {_got(v)}")
+            return
+        if tp is int:
+            if not isinstance(v, int) or isinstance(v, bool):
+                self.bad(path, f"expected an integer, got {_got(v)}")
+                return
+        elif tp is float:
+            if not _is_number(v):
+                hint = ""
+                if isinstance(v, str):
+                    try:
+                        float(v)
+                        hint = " (YAML reads 1e-3 as text: write 1.0e-3)"
+                    except ValueError:
+                        pass
+                self.bad(path, f"expected a number, got {_got(v)}{hint}")
+                return
+        elif tp is str:
+            if not isinstance(v, str):
+                self.bad(path, f"expected text, got {_got(v)}")
+                return
+            if meta.get("pattern"):
+                import re
+
+                if not re.search(meta["pattern"], v):
+                    self.bad(path, f"{v!r} does not match {meta['pattern']}")
+            return
+        self.range(path, v, meta)
+
+    def range(self, path, v, meta) -> None:
+        if meta.get("minimum") is not None and v < meta["minimum"]:
+            self.bad(path, f"{v} is out of range; allowed: >= {meta['minimum']}")
+        elif meta.get("exclusive_minimum") is not None and v <= meta["exclusive_minimum"]:
+            self.bad(path, f"{v} is out of range; allowed: > {meta['exclusive_minimum']}")
+        elif meta.get("maximum") is not None and v > meta["maximum"]:
+            self.bad(path, f"{v} is out of range; allowed: <= {meta['maximum']}")
+        elif meta.get("exclusive_maximum") is not None and v >= meta["exclusive_maximum"]:
+            self.bad(path, f"{v} is out of range; allowed: < {meta['exclusive_maximum']}")
+
+    # ------------------------------------------------------------------ sections and likelihoods
+
+    def section(self, path, name, given) -> None:
+        if not self.mapping(path, given):
+            return
+        fields = {f.name: f for f in S.fields_of(name)}
+        for key, v in given.items():
+            if key not in fields:
+                self.unknown_key(path, key, fields)
+            else:
+                self.value([*path, key], v, S.type_of(name, key), dict(fields[key].metadata))
+
+    def likelihood_name(self, path, name) -> bool:
+        if name not in self.table:
+            self.bad(path, f"unknown likelihood {_name(name)}; {_did_you_mean(name, self.table)}"
+                           f"{_allowed(self.table)}")
+            return False
+        return True
+
+    def likelihood_options(self, path, name, options) -> None:
+        if not self.mapping(path, options):
+            return
+        allowed = self.table[name]
+        for key, v in options.items():
+            if key not in allowed:
+                self.bad([*path, key], f"{name} has no option {key!r}; {_did_you_mean(key, allowed)}"
+                                       f"{_allowed(allowed)}")
+                continue
+            self.option_value([*path, key], v, allowed[key])
+
+    def option_value(self, path, v, spec) -> None:
+        kind = spec["type"]
+        ok = {"number": _is_number(v), "integer": isinstance(v, int) and not isinstance(v, bool),
+              "boolean": isinstance(v, bool), "string": isinstance(v, str), "any": True}.get(kind)
+        if kind == "array":
+            ok = isinstance(v, list) and len(v) == spec["length"] and all(
+                _is_number(x) if spec["items"] == "number" else isinstance(x, str) for x in v)
+            want = f"a list of {spec['length']} {spec['items']}s"
+        else:
+            want = {"number": "a number", "integer": "an integer", "boolean": "true or false",
+                    "string": "text"}.get(kind, kind)
+        if not ok:
+            self.bad(path, f"expected {want} (default {json.dumps(spec['default'])}), got {_got(v)}")
+
+    # ------------------------------------------------------------------ the whole configuration
+
+    def config(self, config) -> None:
+        if not self.mapping([], config):
+            return
+        allowed = [*S.TOP_LEVEL, *S.SECTIONS]
+        for key in config:
+            if key not in allowed:
+                self.unknown_key([], key, allowed)
+        for key, (required, _) in S.TOP_LEVEL.items():
+            if required and key not in config:
+                self.bad([key], "missing: a configuration stands alone and must list its grid "
+                                "(datasets, likelihoods, betas, seeds)")
+        self.grid(config)
+        variants = config.get("variants") or {}
+        if self.mapping(["variants"], variants):
+            for label, spec in variants.items():
+                self.variant(["variants", label], label, spec, config)
+        lik_options = config.get("likelihood_options") or {}
+        if self.mapping(["likelihood_options"], lik_options):
+            for name, options in lik_options.items():
+                if name not in self.table:
+                    self.unknown_key(["likelihood_options"], name, self.table)
+                else:
+                    self.likelihood_options(["likelihood_options", name], name, options)
+        for name in S.SECTIONS:
+            if name in config:
+                self.section([name], name, config[name])
+        per_dataset = config.get("dataset_settings") or {}
+        if self.mapping(["dataset_settings"], per_dataset):
+            for dataset, sections in per_dataset.items():
+                path = ["dataset_settings", dataset]
+                if dataset not in S.DATASET_NAMES:
+                    self.unknown_key(["dataset_settings"], dataset, S.DATASET_NAMES)
+                elif self.mapping(path, sections):
+                    for name, given in sections.items():
+                        if name not in S.PER_DATASET:
+                            self.unknown_key(path, name, S.PER_DATASET)
+                        else:
+                            self.section([*path, name], name, given)
+
+    def grid(self, config) -> None:
+        meta = {"min_items": 1, "unique": True}
+        if "datasets" in config:
+            self.value(["datasets"], config["datasets"], list[Literal[tuple(S.DATASET_NAMES)]], meta)
+        if "likelihoods" in config:
+            v = config["likelihoods"]
+            if not isinstance(v, list):
+                self.bad(["likelihoods"], f"expected a list, got {_got(v)}")
+            else:
+                for i, name in enumerate(v):
+                    self.likelihood_name(["likelihoods", i], name)
+                if len(set(map(json.dumps, v))) != len(v):
+                    self.bad(["likelihoods"], "items must be distinct")
+                if not v and not config.get("variants"):
+                    self.bad(["likelihoods"], "the grid is empty; list at least one likelihood (or a variant)")
+        if "betas" in config:
+            self.value(["betas"], config["betas"], list[float], {**meta, "exclusive_minimum": 0})
+            betas = config["betas"]
+            if isinstance(betas, list) and all(_is_number(b) for b in betas):
+                labels = [f"{float(b):g}" for b in betas]
+                if len(set(labels)) != len(labels) and len(set(betas)) == len(betas):
+                    self.bad(["betas"], f"two values print the same ({labels}); give distinct values")
+        if "seeds" in config:
+            self.value(["seeds"], config["seeds"], list[int], {**meta, "minimum": 0})
+
+    def variant(self, path, label, spec, config) -> None:
+        import re
+
+        if not isinstance(label, str) or not re.match(S.LABEL_PATTERN, label):
+            self.bad(path, f"label {label!r} must match {S.LABEL_PATTERN}")
+        elif label in (config.get("likelihoods") or []) or label in self.table:
+            self.bad(path, f"variants: label {label!r} is already a likelihood name; give the variant another label")
+        if not self.mapping(path, spec):
+            return
+        for key in spec:
+            if key not in ("likelihood", "options"):
+                self.unknown_key(path, key, ["likelihood", "options"])
+        if "likelihood" not in spec:
+            self.bad([*path, "likelihood"], f"missing: the likelihood the variant runs; {_allowed(self.table)}")
+        elif self.likelihood_name([*path, "likelihood"], spec["likelihood"]):
+            self.likelihood_options([*path, "options"], spec["likelihood"], spec.get("options") or {})
+
+
+def check(config) -> list[tuple[str, str]]:
+    """Every problem of `config` as (key path, message); [] when it is valid."""
+    checker = Checker()
+    checker.config(config)
+    return checker.problems
+
+
+# ----------------------------------------------------------------------------- effective configuration
+
+
+def effective(config: dict) -> dict:
+    """The configuration with every default of reconloss.settings filled in (dataset_settings stay sparse)."""
+    out = json.loads(json.dumps(config))
+    out.setdefault("variants", {})
+    out.setdefault("likelihood_options", {})
+    out.setdefault("dataset_settings", {})
+    for label, spec in out["variants"].items():
+        spec.setdefault("options", {})
+    for name in S.SECTIONS:
+        out[name] = {**S.defaults(name, config_only=True), **(out.get(name) or {})}
+    order = [*S.TOP_LEVEL, *S.SECTIONS]
+    return {k: out[k] for k in sorted(out, key=lambda k: order.index(k) if k in order else len(order))}
+
+
+def message(problems, source) -> str:
+    lines = [f"reconloss: {source} is not a valid configuration; nothing was run:"]
+    lines += [f"  {path or '(top level)'}: {msg}" for path, msg in problems[:MAX_SHOWN]]
+    if len(problems) > MAX_SHOWN:
+        lines.append(f"  ... and {len(problems) - MAX_SHOWN} more")
+    lines.append("Every key and its default: README.md, Configuration; the effective values: make config-show")
+    return "\n".join(lines)
+
+
+def effective_or_raise(config: dict, source: str) -> dict:
+    problems = check(config)
+    if problems:
+        raise ConfigError(message(problems, source))
+    return effective(config)
+
+
+# ----------------------------------------------------------------------------- config-show
+
+
+def _deep_update(base: dict, new: dict) -> None:
+    """Snakemake's merge of configuration files: mappings key by key, everything else replaced."""
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _deep_update(base[k], v)
+        else:
+            base[k] = v
+
+
+def _leaves(node, path=()):
+    if isinstance(node, dict) and node:
+        for k, v in node.items():
+            yield from _leaves(v, (*path, k))
+    else:
+        yield path, node
+
+
+def _set_path(node, path, value):
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+
+
+def _get_path(node, path):
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def layered(layers: list[tuple[str, dict]]) -> tuple[dict, dict]:
+    """(merged config, {key path: source}) of configuration layers, later winning."""
+    merged, source = {}, {}
+    for name, layer in layers:
+        _deep_update(merged, json.loads(json.dumps(layer)))
+        for path, _ in _leaves(layer):
+            for other in [p for p in source if p[:len(path)] == path or path[:len(p)] == p]:
+                del source[other]
+            source[path] = name
+    return merged, source
+
+
+def _source_of(sources, path):
+    for i in range(len(path), 0, -1):
+        if path[:i] in sources:
+            return sources[path[:i]]
+    return None
+
+
+def show(layers: list[tuple[str, dict]]) -> str:
+    """The effective configuration as YAML, each value followed by its source (a file, --set or default)."""
+    import yaml
+
+    merged, sources = layered(layers)
+    problems = check(merged)
+    if problems:
+        raise ConfigError(message(problems, " + ".join(name for name, _ in layers) or "the configuration"))
+    eff = effective(merged)
+    lines = []
+
+    def emit(key, value, indent, src):
+        text = yaml.safe_dump({key: value}, default_flow_style=True, width=10**6).strip()
+        if text.startswith("{") and text.endswith("}"):
+            text = text[1:-1]
+        lines.append(f"{'  ' * indent}{text:<{max(1, 46 - 2 * indent)}} # {src}")
+
+    for key, value in eff.items():
+        if key in S.SECTIONS:
+            lines.append(f"{key}:")
+            for sub, v in value.items():
+                emit(sub, v, 1, _source_of(sources, (key, sub)) or f"default (settings.{S.SECTIONS[key].__name__})")
+        elif key == "dataset_settings" and value:
+            lines.append(f"{key}:  # per dataset, over the sections above")
+            for dataset, sections in value.items():
+                lines.append(f"  {dataset}:")
+                for name, over in sections.items():
+                    lines.append(f"    {name}:")
+                    for sub, v in over.items():
+                        emit(sub, v, 3, _source_of(sources, (key, dataset, name, sub)) or "default")
+        else:
+            under = sorted({src for path, src in sources.items() if path[:1] == (key,)})
+            emit(key, value, 0, " + ".join(under) or "default")
+    return "\n".join(lines)
+
+
+def _parse_set(items):
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE, e.g. train.epochs=5")
+        _set_path(out, key.split("."), yaml.safe_load(raw))
+    return out
+
+
+def main(argv=None) -> None:
+    import yaml
+
+    p = argparse.ArgumentParser(prog="python -m reconloss config-show",
+                                description="The effective configuration, each value with its source.")
+    p.add_argument("configfiles", nargs="*", metavar="FILE",
+                   help="configuration files, later ones over earlier ones (default: config.yaml)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="like snakemake --config, with dotted keys: train.epochs=5")
+    args = p.parse_args(argv)
+    files = args.configfiles or ["config.yaml"]
+    layers = []
+    for f in files:
+        if not Path(f).exists():
+            sys.exit(f"reconloss config-show: {f} does not exist")
+        layers.append((f, yaml.safe_load(Path(f).read_text()) or {}))
+    if args.set:
+        layers.append(("--set", _parse_set(args.set)))
+    try:
+        print(show(layers))
+    except ConfigError as e:
+        sys.exit(str(e))
