@@ -47,7 +47,8 @@ def pack_and_singles(digits, root, members, **kw):
     return [(run_dir, root / "single" / run_dir.name) for run_dir, _ in runs], statuses
 
 
-@pytest.mark.parametrize("likelihood", ["gaussian_learned_pixel", "continuous_bernoulli", "gaussian_data_pixel"])
+@pytest.mark.parametrize("likelihood", ["gaussian_learned_pixel", "gaussian_learned_global", "continuous_bernoulli",
+                                        "gaussian_data_pixel"])
 def test_a_pack_trains_the_numbers_of_its_runs_alone(digits, tmp_path, likelihood):
     pairs, statuses = pack_and_singles(digits, tmp_path, [(0.5, 0), (1.0, 0), (4.0, 1)], likelihood=likelihood,
                                        epochs=2)

@@ -93,7 +93,7 @@ def test_outputs_and_loss_decreases(digits, tmp_path):
     assert status["images_per_second"] > 0 and status["train_seconds"] > 0
     rows = log_rows(tmp_path, timing=True)
     assert list(rows[0]) == ["epoch", "loss", "nll", "kl", "seconds", "images_per_second",
-                             "sigma_mean", "sigma_min", "sigma_max"]
+                             "sigma_mean", "sigma_min", "sigma_max", "floor_fraction", "nll_pixel_min"]
     loss = [float(r["loss"]) for r in rows]
     assert loss[-1] < loss[0] - 5  # nats per image
     for r in rows:  # loss = nll + beta*kl, beta = 1

@@ -63,7 +63,7 @@ def _member_view(v, like):
 
 def member_grad_norms(grads):
     """The 2-norm of each member's whole gradient, (K,): what clip_grad_norm_ would compute for it alone."""
-    per_tensor = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads], dim=1)
+    per_tensor = torch.stack([torch.linalg.vector_norm(g.reshape(len(g), -1), dim=1) for g in grads], dim=1)
     return torch.linalg.vector_norm(per_tensor, dim=1)
 
 
