@@ -206,6 +206,8 @@ class Checker:
             self.option_value([*path, key], v, allowed[key])
 
     def option_value(self, path, v, spec) -> None:
+        if v is None and spec.get("nullable"):
+            return
         kind = spec["type"]
         ok = {"number": _is_number(v), "integer": isinstance(v, int) and not isinstance(v, bool),
               "boolean": isinstance(v, bool), "string": isinstance(v, str), "any": True}.get(kind)
@@ -217,6 +219,7 @@ class Checker:
             want = {"number": "a number", "integer": "an integer", "boolean": "true or false",
                     "string": "text"}.get(kind, kind)
         if not ok:
+            want += " or null" if spec.get("nullable") else ""
             self.bad(path, f"expected {want} (default {json.dumps(spec['default'])}), got {_got(v)}")
 
     # ------------------------------------------------------------------ the whole configuration

@@ -54,7 +54,7 @@ class ContinuousBernoulliNaive(Likelihood):
 
     param_label = "lambda"
 
-    def __init__(self, data_shape, clamp=(1e-4, 1.0 - 1e-4)):
+    def __init__(self, data_shape, clamp: tuple[float, float] | None = (1e-4, 1.0 - 1e-4)):
         super().__init__(data_shape)
         if clamp is None:
             self.clamp = None
