@@ -51,16 +51,38 @@ def test_second_run_has_nothing_to_do(tiny_workflow_run):
     assert planned_jobs(proc) == {}
 
 
-def test_adding_a_beta_runs_only_the_new_runs_and_what_depends_on_them(tiny_workflow_run, tmp_path):
+def test_adding_a_beta_retrains_only_the_new_runs(tiny_workflow_run, tmp_path):
+    """The new β joins each likelihood's pack: Snakemake reruns the pack jobs, whose old members
+    resume from their finished checkpoints (nothing retrained, same weights) while the new ones train."""
     workdir = clone_results(tiny_workflow_run, tmp_path / "more-betas")
     config = load_config(workdir / "configs/test.yaml")
     config["betas"].append(8.0)
     path = write_config(workdir / "more-betas.yaml", config)
     jobs = planned_jobs(snakemake(workdir, "-n", "--configfile", str(path)))
-    n_new = len(config["likelihoods"]) * len(config["seeds"])
-    assert jobs.pop("train") == n_new and jobs.pop("evaluate") == n_new
+    n_packs = len(config["likelihoods"])
+    assert jobs.pop("train") == n_packs and jobs.pop("evaluate") == n_packs
     assert not {"data", "classifier", "analytic"} & set(jobs), jobs
     assert set(jobs) == {"tables", "dataset_figures", "all"}, jobs
+
+    old = {p: p.read_bytes() for p in (workdir / "results/runs").glob("*/*/beta~*/seed~*/checkpoint.pt")}
+    snakemake(workdir, "--cores", "2", "--configfile", str(path))
+    for likelihood in config["likelihoods"]:
+        log = (workdir / f"results/logs/train/digits/{likelihood}.log").read_text()
+        assert log.count("resuming from") == 2 and "training 1 run(s)" in log, log
+    assert all(p.read_bytes() == data for p, data in old.items())
+    assert len(pd.read_csv(workdir / "results/tables/summary.csv")) == 6
+
+
+def test_one_run_per_job_when_nothing_is_packed(tiny_workflow_run, tmp_path):
+    workdir = clone_results(tiny_workflow_run, tmp_path / "unpacked")
+    config = load_config(workdir / "configs/test.yaml")
+    config["pack"] = {"vary": [], "max_runs": 64}
+    path = write_config(workdir / "unpacked.yaml", config)
+    proc = snakemake(workdir, "-n", "--configfile", str(path), "--forceall")
+    jobs = planned_jobs(proc)
+    n_runs = len(config["likelihoods"]) * len(config["betas"]) * len(config["seeds"])
+    assert jobs["train"] == n_runs and jobs["evaluate"] == n_runs
+    assert "results/logs/train/digits/gaussian_fixed/beta~0.5/seed~0.log" in proc.stdout + proc.stderr
 
 
 def test_a_diverging_run_is_a_result_and_the_grid_completes(tiny_workflow_run, tmp_path):

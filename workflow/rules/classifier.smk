@@ -16,6 +16,8 @@ rule classifier:
     benchmark:
         "results/benchmarks/classifier/{dataset}.tsv"
     threads: 2
+    # First after the data: every evaluation waits for it, and it would otherwise run last, alone.
+    priority: 10
     resources:
         mem_mb=mem_mb(2000),
         runtime=runtime_min(15),

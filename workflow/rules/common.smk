@@ -5,10 +5,12 @@ files and calls one command of the package.
 """
 
 import json
+import math
 import os
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
@@ -50,8 +52,18 @@ if len(set(BETAS)) != len(BETAS):
 SEEDS = [int(s) for s in config["seeds"]]
 
 RUN = "results/runs/{dataset}/{likelihood}/beta~{beta}/seed~{seed}"
-RUN_LOG = "results/logs/{stage}/{dataset}/{likelihood}/beta~{beta}/seed~{seed}.log"
-RUN_BENCHMARK = "results/benchmarks/{stage}/{dataset}/{likelihood}/beta~{beta}/seed~{seed}.tsv"
+
+# Packs: the runs of one (dataset, likelihood label) that differ along the axes in
+# `pack.vary` train in one job, as one stacked model (reconloss.train), and are evaluated
+# in one job. Each run keeps its own folder and files; only logs and benchmarks are per
+# pack. With vary [] every run is a job of its own, as before packs.
+PACK = config.get("pack", {})
+PACK_VARY = [a for a in ("beta", "seed") if a in PACK.get("vary", ["beta", "seed"])]
+PACK_MAX_RUNS = int(PACK.get("max_runs", 64))
+GRID_AXES = {"beta": BETAS, "seed": SEEDS}
+PACK_ID = "{dataset}/{likelihood}" + "".join(f"/{a}~{{{a}}}" for a in GRID_AXES if a not in PACK_VARY)
+PACK_LOG = "results/logs/{stage}/" + PACK_ID + ".log"
+PACK_BENCHMARK = "results/benchmarks/{stage}/" + PACK_ID + ".tsv"
 
 
 wildcard_constraints:
@@ -70,6 +82,23 @@ def run_files(name, datasets=None):
         beta=BETAS,
         seed=SEEDS,
     )
+
+
+def pack_files(name):
+    """File `name` of every run of one pack: {dataset}, {likelihood} and the axes not packed stay wildcards."""
+    return expand(f"{RUN}/{name}", allow_missing=True, **{a: GRID_AXES[a] for a in PACK_VARY})
+
+
+def pack_members(w):
+    """The run wildcards (dataset, likelihood, beta, seed) of every run of the pack job with wildcards w."""
+    betas = BETAS if "beta" in PACK_VARY else [w.beta]
+    seeds = SEEDS if "seed" in PACK_VARY else [w.seed]
+    return [SimpleNamespace(dataset=w.dataset, likelihood=w.likelihood, beta=b, seed=s) for s in seeds for b in betas]
+
+
+def pack_runs(settings_of):
+    """params: the pack's runs as one JSON string, [{"run_dir", "settings"}, ...]."""
+    return lambda w: as_json([{"run_dir": RUN.format(**vars(r)), "settings": settings_of(r)} for r in pack_members(w)])
 
 
 def merged(section, dataset):
@@ -136,3 +165,15 @@ def mem_mb(base):
 
 def runtime_min(base):
     return lambda w, attempt: base * DATASET_SCALE.get(w.dataset, 4) * attempt
+
+
+# A pack job of K runs needs `per_run` MB more per run (weights, optimiser states and
+# checkpoints on the host). Its time grows with K: a stacked GPU step of K small models
+# costs far less than K steps (see the README), so a quarter of a run's time is budgeted
+# per run beyond the first four. On a CPU partition, raise `runtime` with --set-resources.
+def pack_mem_mb(base, per_run):
+    return lambda w, attempt: (base + per_run * len(pack_members(w))) * DATASET_SCALE.get(w.dataset, 4) * attempt
+
+
+def pack_runtime_min(base):
+    return lambda w, attempt: math.ceil(runtime_min(base)(w, attempt) * max(1.0, len(pack_members(w)) / 4))

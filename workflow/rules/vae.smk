@@ -1,25 +1,28 @@
 rule train:
-    """One β-VAE of the grid. A run whose loss stops being finite ends `diverged`: a result, not a failure."""
+    """The β-VAEs of one pack, trained as one stacked model; each run writes its own files.
+
+    A run whose loss stops being finite ends `diverged`: a result, not a failure.
+    """
     input:
         data="results/data/{dataset}.pt",
     output:
-        model=f"{RUN}/model.pt",
-        status=f"{RUN}/status.json",
-        log_csv=f"{RUN}/log.csv",
+        model=pack_files("model.pt"),
+        status=pack_files("status.json"),
+        log_csv=pack_files("log.csv"),
     params:
-        run_dir=subpath(output.status, parent=True),
-        settings=lambda w: as_json(run_settings(w)),
+        runs=pack_runs(run_settings),
+        max_runs=PACK_MAX_RUNS,
     conda:
         "../../envs/reconloss.yaml"
     log:
-        RUN_LOG.replace("{stage}", "train"),
+        PACK_LOG.replace("{stage}", "train"),
     benchmark:
-        RUN_BENCHMARK.replace("{stage}", "train")
-    # Two one-thread trainings side by side beat one two-thread training.
+        PACK_BENCHMARK.replace("{stage}", "train")
+    # Two one-thread packs side by side beat one two-thread pack.
     threads: 1
     resources:
-        mem_mb=mem_mb(1500),
-        runtime=runtime_min(20),
+        mem_mb=pack_mem_mb(1000, 50),
+        runtime=pack_runtime_min(20),
     shell:
-        "python3 -m reconloss --threads {threads} train --data {input.data:q} --run-dir {params.run_dir:q}"
-        " --settings {params.settings:q} > {log:q} 2>&1"
+        "python3 -m reconloss --threads {threads} train --data {input.data:q} --runs {params.runs:q}"
+        " --max-runs {params.max_runs} > {log:q} 2>&1"
