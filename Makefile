@@ -3,13 +3,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SNAKEMAKE := $(VENV)/bin/snakemake
 CORES ?= all
+# Optional dependencies to install: `make setup EXTRAS=test,slurm` adds the SLURM executor plugin.
+EXTRAS ?= test
 
 .PHONY: setup run test figures report lint bench docs-figures clean config-show generate
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $@
 
 setup: $(VENV)/.installed

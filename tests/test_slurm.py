@@ -17,6 +17,7 @@ quicker status checks, no retries and SLURM's logs of successful jobs kept. One 
    missing runs, and the outputs equal those of a local run.
 """
 
+import importlib.util
 import os
 import re
 import shutil
@@ -38,7 +39,7 @@ BROKEN = "continuous_bernoulli"  # the likelihood whose trainings get the inject
 # ranges, which only the class knows), so the failure happens inside each training job.
 INJECTED_OPTION = {"clamp": [0.9, 0.1]}
 INJECTED_ERROR = "option 'clamp' must satisfy 0 < lo < hi < 1"
-GROUP = "run"  # profiles/slurm: a run's train and evaluate share one SLURM job
+GROUP = "pack"  # profiles/slurm: a pack's train and evaluate share one SLURM job
 TIMEOUT_S = 900  # per snakemake call; a run takes about two minutes here
 
 
@@ -51,6 +52,8 @@ def _run(*cmd: str, timeout: float = 30) -> subprocess.CompletedProcess:
 
 def _unreachable_reason() -> str | None:
     """Why SLURM cannot be used here, or None when the test partition answers."""
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        return "snakemake-executor-plugin-slurm not installed (make setup EXTRAS=test,slurm)"
     if shutil.which("sinfo") is None:
         return "SLURM client tools (sinfo) not installed"
     try:
@@ -202,6 +205,12 @@ def cluster_grid(slurm_cluster, tmp_path_factory):
 # --- the checks ------------------------------------------------------------------
 
 
+def packs(runs):
+    """The (dataset, likelihood) packs of (dataset, likelihood, beta, seed) runs: the profile's
+    jobs, since configs/test.yaml packs every beta and seed of a likelihood into one."""
+    return {(d, lik) for d, lik, _, _ in runs}
+
+
 class _Resources(dict):
     """The two ways the SLURM plugin reads a job's resources: .get() and attributes."""
 
@@ -230,7 +239,7 @@ def test_the_test_profile_differs_from_production_only_for_this_cluster(tmp_path
         assert used["set-resources"][rule].get("gpu", 0) == 0
 
 
-def test_gpu_requests_map_to_slurm_flags():
+def test_gpu_requests_map_to_slurm_flags(slurm_cluster):
     """The profile's `gpu` values as the SLURM plugin turns them into sbatch and srun flags."""
     from snakemake_executor_plugin_slurm.utils import set_gres_string
     from snakemake_executor_plugin_slurm_jobstep import get_gpu_setting
@@ -275,14 +284,14 @@ def test_every_job_went_through_slurm(cluster_grid, phase):
 
 
 def test_jobs_are_grouped_as_the_profile_says(cluster_grid):
-    """After the fix only the two runs of the broken likelihood are left, then the assembly.
+    """After the fix only the broken likelihood's pack (its two runs) is left, then the assembly.
 
-    Three SLURM jobs: one per run, which trains and then evaluates it, and one
+    Two SLURM jobs: one for the pack, which trains and then evaluates its runs, and one
     that writes the tables and then the figures; no job for a lone rule of a group.
     """
     run = cluster_grid["fixed"]
     comments = sorted(record["Comment"] for record in run.records.values())
-    assert comments == sorted([f"rule_{GROUP}_evaluate_train"] * 2 + ["rule_summary_dataset_figures_tables"])
+    assert comments == sorted([f"rule_{GROUP}_evaluate_train", "rule_summary_dataset_figures_tables"])
     assert all(record["JobState"] == "COMPLETED" for record in run.records.values())
 
 
@@ -305,12 +314,13 @@ def test_an_injected_failure_is_reported_and_the_rest_of_the_grid_finishes(clust
     assert failed_runs == broken
     failed_jobs = [r for r in run.records.values() if r["JobState"] == "FAILED"]
     retries = cluster_grid["retries"]
-    assert len(failed_jobs) == len(broken) * (1 + retries)
+    assert len(failed_jobs) == len(packs(broken)) * (1 + retries)
 
-    # the failing trainings ran and said why; nothing of them was kept
-    for dataset, lik, beta, seed in broken:
-        log = run.files[f"results/logs/train/{dataset}/{lik}/beta~{beta}/seed~{seed}.log"]
+    # the failing pack ran and said why; nothing of its runs was kept
+    for dataset, lik in packs(broken):
+        log = run.files[f"results/logs/train/{dataset}/{lik}.log"]
         assert INJECTED_ERROR in log, log
+    for dataset, lik, beta, seed in broken:
         assert not any(p.startswith(f"results/runs/{dataset}/{lik}/beta~{beta}/seed~{seed}/") for p in run.files)
     # --keep-going: every other run trained and was evaluated on the cluster
     for dataset, lik, beta, seed in good:
@@ -320,11 +330,11 @@ def test_an_injected_failure_is_reported_and_the_rest_of_the_grid_finishes(clust
     assert not any(p.startswith("results/tables/summary") for p in run.files)
     completed_runs = [r for r in run.records.values()
                       if r["JobState"] == "COMPLETED" and r["Comment"].startswith(f"rule_{GROUP}_")]
-    assert len(completed_runs) == len(good)
+    assert len(completed_runs) == len(packs(good))
 
 
 def test_the_rerun_after_the_fix_runs_only_what_is_missing(cluster_grid):
-    n_broken = sum(key[1] == BROKEN for key in cluster_grid["grid"])
+    n_broken = len(packs(key for key in cluster_grid["grid"] if key[1] == BROKEN))
     after_fix = dict(cluster_grid["after_fix"])
     assert after_fix.pop("train") == n_broken and after_fix.pop("evaluate") == n_broken, after_fix
     # what aggregates over all runs, and nothing upstream (data, classifier, analytic)
