@@ -3,19 +3,23 @@
 For an MNIST-sized MLP VAE and a CIFAR-sized conv VAE (the model settings of
 configs/paper.yaml), prints training images per second of
 
-  ours:     reconloss.train's epoch loop (uint8 data resident on the device,
-            index-gathered batches, no host sync inside an epoch, fused Adam);
   tutorial: pytorch/examples' vae loop: a torchvision dataset with a per-sample
             ToTensor transform, DataLoader(batch_size=128, shuffle=True, and on
             cuda num_workers=1, pin_memory=True), `.to(device)` per batch,
             torch.optim.Adam with its defaults, `loss.item()` per step;
+  one run:  reconloss.train's epoch loop for a pack of one (uint8 data resident on
+            the device, index-gathered batches, no host sync inside an epoch, fused
+            Adam; on CUDA each step one CUDA graph replay);
+  pack of K: K runs (own seed, own beta) stacked into one model, images of all
+            members together per second (--packs, default 21 and 64 on a GPU);
 
-with the same model, likelihood, batch size and learning rate, and their ratio.
+with the same model, likelihood, batch size and learning rate, and the ratios to
+the tutorial loop. --tf32 repeats the packs with TF32 matmuls and convolutions.
 MNIST comes from ../shared/data through torchvision when the files are there
 (random uint8 images otherwise); CIFAR-10 is random uint8 images in
 torchvision's own CIFAR10 dataset class (the archive is not available offline).
 
-    python benchmarks/bench_train.py [--device cpu|cuda|auto] [--threads N]
+    python benchmarks/bench_train.py [--device cpu|cuda|auto] [--threads N] [--packs 21,64] [--tf32]
 """
 
 import argparse
@@ -29,7 +33,8 @@ from pathlib import Path
 import torch
 
 from reconloss.device import resolve_device
-from reconloss.train import Adam, _train_epoch
+from reconloss.stack import StackedVAE
+from reconloss.step import PackEpochs
 from reconloss.vae import build_vae
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -83,23 +88,29 @@ def uint8_images(ds):
     return data.unsqueeze(1) if data.ndim == 3 else data.permute(0, 3, 1, 2).contiguous()
 
 
+def run_settings(case, seed=0, beta=1.0):
+    return {"likelihood_name": "bernoulli", "beta": beta, "seed": seed, "train": {"latent_dim": case["latent_dim"]},
+            "model": case["model"]}
+
+
 def make_vae(case, device, seed=0):
-    settings = {"likelihood_name": "bernoulli", "beta": 1.0, "train": {"latent_dim": case["latent_dim"]},
-                "model": case["model"]}
     torch.manual_seed(seed)
-    return build_vae(settings, case["shape"]).to(device)
+    return build_vae(run_settings(case, seed), case["shape"]).to(device)
 
 
-def run_ours(case, x_dev, n, args, device):
-    vae = make_vae(case, device)
-    opt = Adam(vae.parameters(), lr=1e-3)
+def run_ours(case, x_dev, n, args, device, k=1, tf32=False):
+    """Images per second (wall, per CPU-second) of one timed epoch of a pack of k runs, all members together."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
     x = x_dev[:n]
-    _train_epoch(vae, opt, x[: args.batch_size * 5], 255.0, args.batch_size, None, 0, 0)  # warm-up
+    members = [run_settings(case, seed=i, beta=0.1 * (i + 1)) for i in range(k)]
+    stack = StackedVAE(members, case["shape"], device, x[:256].float() / 255.0)
+    engine = PackEpochs(stack, x, 255.0, [m["seed"] for m in members], args.batch_size, 1e-3)
+    engine.run_epoch(0)  # warm-up (and, on CUDA, the graphs are captured already)
     _sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
-    ep = _train_epoch(vae, opt, x, 255.0, args.batch_size, None, 0, 1)
-    ep["losses"].sum().item()  # waits for the device
-    return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
+    engine.run_epoch(1)  # returns host copies: waits for the device
+    return k * n / (time.perf_counter() - t0), k * n / (time.process_time() - c0), engine.mode
 
 
 def run_tutorial(case, ds, n, args, device):
@@ -147,6 +158,8 @@ def main(argv=None):
     p.add_argument("--images", type=int, default=0,
                    help="images per timed epoch (default: MLP 30000 / conv 3000 on a CPU, all on a GPU)")
     p.add_argument("--repeats", type=int, default=3, help="alternating timed runs of each loop; medians count")
+    p.add_argument("--packs", default=None, help="pack sizes to time (default: 21,64 on a GPU, 3 on a CPU)")
+    p.add_argument("--tf32", action="store_true", help="time the packs with TF32 as well (CUDA)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.distributions.Distribution.set_default_validate_args(False)  # as the train command does
@@ -167,11 +180,20 @@ def main(argv=None):
             for _ in range(args.repeats):  # alternate, so machine noise hits both alike
                 ours.append(run_ours(case, x_dev, n, args, device))
                 tutorial.append(run_tutorial(case, ds, n, args, device))
-            print(f"{name:<5} {case['shape']} {source}, {n} images per timed epoch")
+            print(f"{name:<5} {case['shape']} {source}, {n} images per timed epoch and run, "
+                  f"{ours[0][2]} steps")
+            t_wall = statistics.median(r[0] for r in tutorial)
             for k, what in enumerate(["wall-clock", "per CPU-second (less sensitive to other load)"]):
                 o, t = statistics.median(r[k] for r in ours), statistics.median(r[k] for r in tutorial)
-                print(f"  {what}: ours {o:,.0f} img/s, tutorial {t:,.0f} img/s, ratio {o / t:.2f}x "
+                print(f"  {what}: one run {o:,.0f} img/s, tutorial {t:,.0f} img/s, ratio {o / t:.2f}x "
                       f"(runs: ours {[round(r[k]) for r in ours]}, tutorial {[round(r[k]) for r in tutorial]})")
+            sizes = args.packs or ("21,64" if device.type == "cuda" else "3")
+            for tf32 in ([False, True] if args.tf32 and device.type == "cuda" else [False]):
+                for k in (int(v) for v in sizes.split(",")):
+                    r = statistics.median(run_ours(case, x_dev, n, args, device, k, tf32)[0]
+                                          for _ in range(max(1, args.repeats // 2)))
+                    print(f"  pack of {k}{' (TF32)' if tf32 else ''}: {r:,.0f} img/s in total, "
+                          f"{r / k:,.0f} per run, {r / t_wall:.1f}x the tutorial loop")
             sys.stdout.flush()
 
 
