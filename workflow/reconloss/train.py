@@ -31,10 +31,10 @@ import torch
 
 from reconloss.device import resolve_device
 from reconloss.io import atomic_path, read_json, torch_save, write_json
+from reconloss.settings import defaults
 from reconloss.vae import build_vae
 
 BASE_COLUMNS = ["epoch", "loss", "nll", "kl", "seconds", "images_per_second"]
-CHECKPOINT_EVERY = 60.0  # seconds, when the configuration does not say
 #: Settings that may differ between the members of one pack; everything else must agree.
 MEMBER_KEYS = ("beta", "seed")
 
@@ -112,6 +112,12 @@ class Member:
         return status
 
 
+def _train_settings(settings):
+    """The run's train settings, with reconloss.settings' defaults for keys it leaves out
+    (jobs always get every key; a run started from Python may not)."""
+    return {**defaults("train"), **settings["train"]}
+
+
 def _check_pack(settings_list):
     """Members may differ in beta and seed only: anything else would not be one stacked model."""
     def shared(s):
@@ -159,10 +165,10 @@ def _train_stack(members, x, scale, data_shape, x01, epochs):
     from reconloss.stack import StackedVAE
     from reconloss.step import PackEpochs
 
-    tr = members[0].settings["train"]
+    tr = _train_settings(members[0].settings)
     stack = StackedVAE([m.settings for m in members], data_shape, x.device, x01)
     engine = PackEpochs(stack, x, scale, [m.seed for m in members], int(tr["batch_size"]), float(tr["lr"]),
-                        tr.get("grad_clip"), cuda_graphs=tr.get("cuda_graphs", True))
+                        tr["grad_clip"])
     names = list(stack.params)
     start = members[0].epoch
     if start > 0:
@@ -197,7 +203,7 @@ def _train_stack(members, x, scale, data_shape, x01, epochs):
     n = x.shape[0]
     active = list(range(len(members)))
     epoch_start = [p.detach().clone() for p in stack.parameters()]
-    every = float(tr.get("checkpoint_every", CHECKPOINT_EVERY))
+    every = float(tr["checkpoint_every"])
     last_save = time.monotonic()
     progress = _Progress(start + 1, epochs, len(members))
     for epoch in range(start + 1, epochs + 1):
@@ -268,12 +274,11 @@ def train_pack(data_path, runs, max_runs=64) -> list:
     stacks one after another."""
     settings_list = [s for _, s in runs]
     _check_pack(settings_list)
-    tr = settings_list[0]["train"]
+    tr = _train_settings(settings_list[0])
     epochs = int(tr["epochs"])
-    device = resolve_device(tr.get("device", "auto"))
-    if device.type == "cuda":
-        tf32 = bool(tr.get("tf32", False))
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    device = resolve_device(tr["device"])
+    if device.type == "cuda":  # cuDNN's own default is TF32 on: set both ways explicitly
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(tr["tf32"])
 
     data = torch.load(data_path, map_location="cpu", weights_only=True)
     x = data["train_x"].to(device)
