@@ -5,8 +5,8 @@ ordinary single-run VAE (its own seed, so its own initialisation, and its likeli
 fitted buffers), then their parameters and buffers are stacked along a new leading
 member axis (torch.func.stack_module_state). The stacked forward pass runs the single
 VAE's own layers with those stacked weights: each Linear becomes one batched matmul
-(baddbmm) and each (transposed) convolution one grouped convolution with K groups, so K
-small models cost one kernel launch per layer instead of K. The likelihood, whose code
+(baddbmm) and, on a GPU, each (transposed) convolution one grouped convolution with K
+groups, so K small models cost one kernel launch per layer instead of K. The likelihood, whose code
 is elementwise but written for one model, is vmapped over the member axis
 (torch.func.vmap over functional_call) and stays the single-run code, untouched.
 
@@ -30,9 +30,13 @@ from torch.func import functional_call, stack_module_state, vmap
 from reconloss.vae import build_vae
 
 
-def _stacked_layers(seq, prefix, params, h):
+def _stacked_layers(seq, prefix, params, h, grouped=None):
     """h (K, B, ...) through the layers of nn.Sequential `seq`, with the stacked weights
-    params[f"{prefix}.{i}.weight"] (K, ...) of each layer i."""
+    params[f"{prefix}.{i}.weight"] (K, ...) of each layer i. Convolutions are one grouped
+    convolution (`grouped`, the default off a CPU) or K plain ones: on a CPU the grouped
+    kernel was slower (measured), and K plain ones make a pack bit-identical to its runs alone."""
+    if grouped is None:
+        grouped = h.device.type != "cpu"
     for i, layer in enumerate(seq):
         name = f"{prefix}.{i}"
         if isinstance(layer, nn.Linear):
@@ -42,13 +46,16 @@ def _stacked_layers(seq, prefix, params, h):
         elif isinstance(layer, nn.Flatten):
             h = h.flatten(2)
         elif isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-            # (K, B, C, H, W) -> (B, K*C, H, W): member k's channels form group k
             k, b = h.shape[:2]
-            w = params[name + ".weight"]
+            w, bias = params[name + ".weight"], params[name + ".bias"]
             conv = F.conv2d if isinstance(layer, nn.Conv2d) else F.conv_transpose2d
-            y = conv(h.transpose(0, 1).reshape(b, -1, *h.shape[3:]), w.reshape(-1, *w.shape[2:]),
-                     params[name + ".bias"].reshape(-1), stride=layer.stride, padding=layer.padding, groups=k)
-            h = y.reshape(b, k, -1, *y.shape[2:]).transpose(0, 1)
+            if grouped:  # (K, B, C, H, W) -> (B, K*C, H, W): member k's channels form group k
+                y = conv(h.transpose(0, 1).reshape(b, -1, *h.shape[3:]), w.reshape(-1, *w.shape[2:]),
+                         bias.reshape(-1), stride=layer.stride, padding=layer.padding, groups=k)
+                h = y.reshape(b, k, -1, *y.shape[2:]).transpose(0, 1)
+            else:
+                h = torch.stack([conv(h[i], w[i], bias[i], stride=layer.stride, padding=layer.padding)
+                                 for i in range(k)])
         else:
             raise TypeError(f"{name}: no stacked form for {type(layer).__name__}; add it to _stacked_layers")
     return h
