@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from torch_helpers import one_thread
+from torch_helpers import assert_lean_job, one_thread
 
 from reconloss import train
 from reconloss.io import read_json
@@ -280,11 +280,6 @@ def test_a_masked_member_is_frozen_exactly():
 
 def test_pack_job_imports_only_what_it_needs(digits, tmp_path):
     runs = json.dumps([{"run_dir": str(tmp_path / "r"), "settings": member(1.0, 0, epochs=1)}])
-    code = ("import sys; from reconloss.cli import main; "
-            f"main(['--threads', '1', 'train', '--data', {str(digits)!r}, '--runs', {runs!r}]); "
-            "print(sorted(m for m in ('torchvision', 'pytorch_fid', 'matplotlib', 'pandas', 'sklearn', "
-            "'scipy', 'torch._dynamo') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == "[]"
+    assert_lean_job(["--threads", "1", "train", "--data", str(digits), "--runs", runs])
     assert read_json(tmp_path / "r" / "status.json")["status"] == "ok"
     assert np.isfinite(read_json(tmp_path / "r" / "status.json")["last_finite_loss"])

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from torch_helpers import one_thread
+from torch_helpers import assert_lean_job, one_thread
 
 from reconloss import train
 from reconloss.optim import Adam
@@ -219,10 +219,5 @@ def test_adam_is_torch_fused_adam_bit_for_bit():
 
 
 def test_train_process_imports_only_what_it_needs(digits, tmp_path):
-    code = ("import sys; from reconloss.cli import main; "
-            f"main(['--threads', '1', 'train', '--data', {str(digits)!r}, '--run-dir', {str(tmp_path)!r}, "
-            f"'--settings', {json.dumps(settings(epochs=1))!r}]); "
-            "print(sorted(m for m in ('torchvision', 'pytorch_fid', 'matplotlib', 'pandas', 'sklearn', "
-            "'scipy', 'torch._dynamo') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == "[]"
+    assert_lean_job(["--threads", "1", "train", "--data", str(digits), "--run-dir", str(tmp_path),
+                     "--settings", json.dumps(settings(epochs=1))])

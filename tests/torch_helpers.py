@@ -15,3 +15,24 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(n)
+
+
+HEAVY = ("torchvision", "pytorch_fid", "matplotlib", "pandas", "sklearn", "scipy", "torch._dynamo")
+
+
+def heavy_imports(code: str) -> set[str]:
+    """Which of HEAVY a fresh interpreter has imported after running `code`."""
+    import subprocess
+    import sys
+
+    probe = f"{code}\nimport sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return set(eval(out.strip().splitlines()[-1]))
+
+
+def assert_lean_job(argv: list[str]) -> None:
+    """`python -m reconloss ARGV` imports none of HEAVY beyond what a bare torch.func.vmap call
+    imports in this torch (torch 2.6's vmap imports torch._dynamo; 2.14's does not)."""
+    vmap_needs = heavy_imports("import torch; torch.func.vmap(lambda t: t * 2)(torch.ones(2, 3))")
+    job = heavy_imports(f"from reconloss.cli import main; main({argv!r})")
+    assert job <= vmap_needs, job - vmap_needs
