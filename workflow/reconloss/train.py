@@ -161,7 +161,7 @@ def _train_stack(members, x, scale, data_shape, x01, epochs):
 
     tr = members[0].settings["train"]
     stack = StackedVAE([m.settings for m in members], data_shape, x.device, x01)
-    engine = PackEpochs(stack, x, scale, [m.seed for m in members], int(tr["batch_size"]), float(tr["lr"]),
+    engine = PackEpochs(stack, x, scale / tr.get("data_range", 1.0), [m.seed for m in members], int(tr["batch_size"]), float(tr["lr"]),
                         tr.get("grad_clip"), cuda_graphs=tr.get("cuda_graphs", True))
     names = list(stack.params)
     start = members[0].epoch
