@@ -72,7 +72,7 @@ def make_results_tree(root, datasets=("digits", "cifar10"), likelihoods=LIKELIHO
     """Write results/runs/... and results/classifier/...; return the list of metrics.json paths.
 
     Gaussians other than gaussian_fixed log a σ; `beta` always diverges; the learned-σ
-    Gaussian diverges at the smallest β for seed 1.
+    Gaussian diverges at the smallest β for seed 1; bernoulli collapses at the largest β for seed 0.
     """
     root = Path(root)
     sigma_likelihoods = {lik for lik in likelihoods if lik.startswith("gaussian_") and lik != "gaussian_fixed"}
@@ -93,6 +93,7 @@ def make_results_tree(root, datasets=("digits", "cifar10"), likelihoods=LIKELIHO
                     diverged = likelihood == "beta" or (
                         likelihood == "gaussian_learned_global" and beta == min(betas) and seed == 1)
                     div_epoch = (2 + l_i) if diverged else None
+                    collapsed = likelihood == "bernoulli" and beta == max(betas) and seed == 0
                     epochs = 6
                     noise = float(rng.normal(0, 2))
                     fid = 20 + 5 * l_i + 8 * (math.log(beta) - 0.8 * (l_i - 2)) ** 2 + noise
@@ -117,12 +118,18 @@ def make_results_tree(root, datasets=("digits", "cifar10"), likelihoods=LIKELIHO
                         "data_black_level": data_black, "data_white_level": data_white,
                         "recon_p01": float(mean.quantile(0.01)), "recon_p99": float(mean.quantile(0.99)),
                         "data_p01": 0.0, "data_p99": 1.0, "active_units": 5, "sigma_mean": sigma,
-                        "feature_dim": 64,
+                        "feature_dim": 64, "rmse": float(((mean - x) ** 2).mean().sqrt()),
+                        "param_black_level": float(param[x < 0.05].mean()) if (x < 0.05).any() else math.nan,
+                        "param_white_level": float(param[x > 0.95].mean()) if (x > 0.95).any() else math.nan,
+                        "sample_spread": 0.2,
                     }
+                    if collapsed:  # finished, but the decoder ignores z: outcome collapsed (tables derive it)
+                        metrics.update(active_units=0, sample_spread=1e-5)
                     if diverged:
                         for k in ("nll", "kl", "elbo", "bpd", "iw_ll", "iw_bpd", "fid", "fid_recon", "mse_mean",
                                   "mse_param", "black_level", "white_level", "recon_p01", "recon_p99",
-                                  "active_units", "sigma_mean"):
+                                  "active_units", "sigma_mean", "rmse", "param_black_level",
+                                  "param_white_level", "sample_spread"):
                             metrics[k] = None
                         empty = torch.empty((0,) + tuple(x.shape[1:]))
                         images = {"indices": torch.empty(0, dtype=torch.int64), "original": empty,

@@ -58,6 +58,17 @@ BROKEN = {
     "pack-axis": ({"pack": {"vary": ["beta", "dataset"]}}, ["pack.vary[1]", "allowed: beta, seed"]),
     "inception-dims": ({"evaluate__inception_dims": 1000}, ["evaluate.inception_dims", "2048"]),
     "missing-grid-key": ({"betas": None}, ["betas", "missing"]),
+    # a variant's train keys get the messages of the top-level train keys
+    "misspelt-key-in-variant-train": ({"variants": {"g": {"likelihood": "gaussian_fixed", "train": {"grad_clp": 1}}}},
+                                      ["variants.g.train.grad_clp", "did you mean 'grad_clip'"]),
+    "negative-clip-in-variant-train": ({"variants": {"g": {"likelihood": "gaussian_fixed",
+                                                           "train": {"grad_clip": -1.0}}}},
+                                       ["variants.g.train.grad_clip", "-1.0 is out of range", "> 0"]),
+    "data-range-on-cb": ({"train__data_range": 255.0}, ["train.data_range", "'continuous_bernoulli'",
+                                                        "needs data in [0, 1]"]),
+    "data-range-with-sigmoid-mean": ({"variants": {"g255": {"likelihood": "gaussian_fixed",
+                                                            "train": {"data_range": 255.0}}}},
+                                     ["variants.g255.train.data_range", "mean_activation: identity"]),
 }
 
 
@@ -135,3 +146,34 @@ def test_report_text_names_the_datasets_plainly():
     text = jinja2.Template((REPO / "workflow/report/workflow.rst").read_text()).render(
         snakemake=SimpleNamespace(config={"datasets": ["mnist", "cifar10"]}))
     assert "on mnist, cifar10." in text and "['" not in text
+
+
+def _train_settings(stdout, label):
+    """{dataset: train settings} of the train jobs of `label` in a dry run's printed commands."""
+    import json
+    import re
+
+    out = {}
+    for m in re.finditer(r"--runs '(\[.*?\])'", stdout):
+        settings = json.loads(m.group(1))[0]["settings"]
+        if settings["likelihood"] == label and "evaluate" not in settings:
+            out[settings["dataset"]] = settings["train"]
+    return out
+
+
+def test_variant_train_and_dataset_overrides_change_only_what_they_name(workdir, tmp_path):
+    """A variant's train goes over the dataset-merged train for its label only; neither it nor a
+    dataset's override resets the settings it leaves out (the schema's defaults must not fill in)."""
+    config = load_config(workdir / "configs" / "test.yaml")
+    config["train"]["grad_clip"] = 1000.0
+    config["dataset_settings"] = {"digits": {"train": {"epochs": 3}}}
+    config["variants"] = {"noclip": {"likelihood": "gaussian_fixed", "train": {"grad_clip": None}},
+                          "g255": {"likelihood": "gaussian_fixed", "options": {"mean_activation": "identity"},
+                                   "train": {"data_range": 255.0}}}
+    path = write_config(tmp_path / "variants.yaml", config)
+    proc = snakemake(workdir, "-n", "--executor", "local", "-p", "--configfile", str(path), "--until", "train")
+    base = _train_settings(proc.stdout, "gaussian_fixed")["digits"]
+    assert base["grad_clip"] == 1000.0 and base["epochs"] == 3 and base["batch_size"] == 64
+    assert base["data_range"] == 1.0
+    assert _train_settings(proc.stdout, "noclip")["digits"] == {**base, "grad_clip": None}
+    assert _train_settings(proc.stdout, "g255")["digits"] == {**base, "data_range": 255.0}

@@ -16,7 +16,7 @@ CONTRACT_KEYS = (
     "dataset likelihood likelihood_name beta seed status diverged_epoch diverged_step valid_density epochs "
     "train_seconds nll kl elbo bpd iw_ll iw_bpd iw_k fid fid_recon fid_samples mse_mean mse_param black_level "
     "white_level data_black_level data_white_level recon_p01 recon_p99 data_p01 data_p99 active_units "
-    "sigma_mean feature_dim"
+    "sigma_mean feature_dim outcome rmse fid_param param_black_level param_white_level mass_outside sample_spread"
 ).split()
 NULL_WHEN_DIVERGED = [k for k in evaluate.METRIC_KEYS]
 LIKELIHOODS = {"cb": ("continuous_bernoulli", 2), "bern": ("bernoulli", 4), "glg": ("gaussian_learned_global", 4)}
@@ -88,6 +88,12 @@ def test_metrics_present_and_consistent(runs, label):
         # uniform on [0,1]^D costs log2(17) bits per 17-level pixel; 3 epochs get below or near it
         assert 0 < m["iw_bpd"] < math.log2(17) + 2
     assert (m["sigma_mean"] is not None) == (label == "glg")
+    assert (m["mass_outside"] is not None) == (label == "glg")  # Gaussians only
+    assert m["rmse"] == pytest.approx(math.sqrt(m["mse_mean"]))
+    # 3 epochs leave bern and glg posterior-collapsed (KL ~ 0.01 nats), cb not: the rule sees it
+    assert m["outcome"] == ("ok" if label == "cb" else "collapsed")
+    assert (m["active_units"] == 0) == (m["kl"] < 0.05)
+    assert m["sample_spread"] > 1e-3 and math.isfinite(m["fid_param"])
 
 
 @pytest.mark.parametrize("label", ["cb", "glg"])
@@ -103,6 +109,7 @@ def test_reconstruction_metrics_match_direct_computation(runs, label):
     assert m["mse_mean"] == pytest.approx(float(((rec - x) ** 2).mean()), rel=1e-5)
     assert m["mse_param"] == pytest.approx(float(((par - x) ** 2).mean()), rel=1e-5)
     assert m["black_level"] == pytest.approx(float(rec[data["test_x"] == 0].mean()), rel=1e-5)
+    assert m["param_white_level"] == pytest.approx(float(par[data["test_x"] == 16].mean()), rel=1e-5)
     assert m["white_level"] == pytest.approx(float(rec[data["test_x"] == 16].mean()), rel=1e-5)
     assert m["recon_p01"] == pytest.approx(float(np.percentile(rec.numpy(), 1)), rel=1e-5)
     assert m["active_units"] == int((mu.var(0, unbiased=False) > 0.01).sum())
@@ -202,7 +209,7 @@ def test_diverged_run(runs, tmp_path):
     io.write_json(copy / "status.json", status)
     m = run_evaluate(runs["classifier"], copy, settings)
     assert set(CONTRACT_KEYS) <= set(m)
-    assert m["status"] == "diverged" and m["diverged_epoch"] == 2 and m["diverged_step"] == 30
+    assert m["status"] == m["outcome"] == "diverged" and m["diverged_epoch"] == 2 and m["diverged_step"] == 30
     assert all(m[k] is None for k in NULL_WHEN_DIVERGED)
     images = torch.load(copy / "images.pt", weights_only=True)
     assert images["original"].shape == (0, 1, 8, 8) and images["indices"].shape == (0,)

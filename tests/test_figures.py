@@ -160,9 +160,19 @@ def test_divergence_map_counts_seeds_and_names_epochs(digits):
         assert cells[(row, 0)] == f"1/2\nepoch {expected_epoch}"
         assert cells[(row, 1)] == "0/2"
         assert all(cells[(likelihoods.index("beta"), j)].startswith("2/2") for j in range(len(BETAS)))
-        data = ax.images[0].get_array()
-        assert data[likelihoods.index("beta")].tolist() == [1.0] * len(BETAS)
-        assert "diverged runs, 7 of 30" in ax.get_title()
+        # one stripe per seed, coloured by outcome: beta all diverged, bernoulli's largest β seed 0 collapsed
+        rgb = np.asarray(ax.images[0].get_array())
+        assert rgb.shape == (len(likelihoods), 2 * len(BETAS), 3)
+        colour = {k: np.array(v) for k, v in figures.OUTCOME_COLOURS.items()}
+        assert np.allclose(rgb[likelihoods.index("beta")], colour["diverged"])
+        bern = likelihoods.index("bernoulli")
+        assert np.allclose(rgb[bern, -2], colour["collapsed"]) and np.allclose(rgb[bern, -1], colour["ok"])
+        assert np.allclose(rgb[bern, :-2], colour["ok"])
+        assert cells[(bern, len(BETAS) - 1)] == "0/2\n1 collapsed"
+        assert np.allclose(rgb[row, 0], colour["ok"]) and np.allclose(rgb[row, 1], colour["diverged"])
+        assert "diverged runs, 7 of 30; collapsed runs, 1" in ax.get_title()
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert legend[0] == "ok" and legend[1].startswith("collapsed") and legend[2].startswith("diverged")
     finally:
         plt.close(fig)
 
@@ -181,6 +191,7 @@ def test_samples_are_shown_at_the_best_beta(digits):
 
 
 def test_sigma_traces_come_from_the_training_logs(digits, tree):
+    df, *_ = digits
     fig = draw("sigma", digits)
     try:
         panels = [ax for ax in fig.axes if ax.get_title() == "gaussian_learned_global"]
@@ -191,6 +202,12 @@ def test_sigma_traces_come_from_the_training_logs(digits, tree):
         ys = [line.get_ydata() for line in panels[0].lines if len(line.get_ydata()) == len(log)]
         assert any(np.allclose(y, log["sigma_mean"]) for y in ys)
         assert panels[0].get_yscale() == "log"
+        # sqrt(MSE) of every finished run as a diamond at its last epoch, beside its sigma trace
+        rmse = set(df.loc[(df["likelihood"] == "gaussian_learned_global") & (df["status"] == "ok"), "rmse"].round(9))
+        diamonds = [line for line in panels[0].lines if line.get_marker() == "D"]
+        assert {round(float(line.get_ydata()[0]), 9) for line in diamonds} == rmse and len(diamonds) == 5
+        assert all(float(line.get_xdata()[0]) == 6 for line in diamonds)
+        assert "√MSE" in all_text(fig)
     finally:
         plt.close(fig)
 
@@ -260,3 +277,18 @@ def test_every_figure_has_a_report_caption():
     smk = (REPO / "workflow" / "rules" / "figures.smk").read_text()
     for stem in figures.FIGURES:
         assert f'"{stem}"' in smk, f"{stem} has no report category in figures.smk"
+
+
+def test_parameter_images_are_named_by_their_likelihood(digits):
+    """Column labels of the reconstruction sheet come from the likelihood classes' param_label."""
+    from reconloss.likelihoods import LIKELIHOODS
+
+    fig = draw("reconstructions", digits)
+    try:
+        labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+        assert labels.count(LIKELIHOODS["continuous_bernoulli"].param_label) == 1  # "lambda"
+        assert labels.count(LIKELIHOODS["bernoulli"].param_label) == 1  # "p"
+        assert labels.count("mu") == 2 and "param" not in labels  # the two finished Gaussians
+    finally:
+        plt.close(fig)
+    assert figures.param_label({"likelihood": "x", "likelihood_name": "beta"}) == "mode"

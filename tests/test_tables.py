@@ -124,3 +124,25 @@ def test_missing_key_is_reported_with_the_file(tmp_path):
     p.write_text(json.dumps({"dataset": "digits", "likelihood": "bernoulli"}))
     with pytest.raises(ValueError, match="metrics.json.*beta"):
         tables.load_metrics([p])
+
+
+def test_outcome_column_one_bits_column_and_collapsed_count(tmp_path):
+    """outcome comes from evaluate where written and from reconloss.outcome where not; bpd (the
+    looser ELBO bits) stays out of the summary; best counts collapsed runs beside diverged ones."""
+    rows = [
+        metrics("gaussian_fixed", 1.0, 0, 10.0, active_units=3, sample_spread=0.2, bpd=1.5, iw_bpd=1.2),
+        metrics("gaussian_fixed", 1.0, 1, 12.0, active_units=0, sample_spread=0.2),  # older row: derived
+        metrics("gaussian_fixed", 2.0, 0, 50.0, outcome="collapsed", active_units=1, sample_spread=1e-5),
+        metrics("gaussian_fixed", 2.0, 1, None, "diverged", outcome="diverged"),
+    ]
+    df = tables.summary_frame(tables.load_metrics(write_metrics(tmp_path, rows)))
+    assert list(df["outcome"]) == ["ok", "collapsed", "collapsed", "diverged"]
+    assert list(df["status"]) == ["ok", "ok", "ok", "diverged"]  # training's status untouched
+    assert "bpd" not in df.columns and df.loc[0, "iw_bpd"] == 1.2
+    for c in ("rmse", "fid_param", "param_black_level", "param_white_level", "mass_outside", "sample_spread"):
+        assert c in df.columns, c
+    best = tables.best_frame(df).set_index("likelihood").loc["gaussian_fixed"]
+    assert (best["diverged"], best["collapsed"], best["runs"]) == (1, 2, 4)
+    out = tmp_path / "tables"
+    tables.write_tables(df, tables.best_frame(df), out)
+    assert "collapsed" in (out / "summary.csv").read_text().splitlines()[2]

@@ -262,6 +262,7 @@ class Checker:
                             self.unknown_key(path, name, S.PER_DATASET)
                         else:
                             self.section([*path, name], name, given)
+        self.data_ranges(config)
 
     def grid(self, config) -> None:
         meta = {"min_items": 1, "unique": True}
@@ -298,12 +299,46 @@ class Checker:
         if not self.mapping(path, spec):
             return
         for key in spec:
-            if key not in ("likelihood", "options"):
-                self.unknown_key(path, key, ["likelihood", "options"])
+            if key not in S.VARIANT_KEYS:
+                self.unknown_key(path, key, S.VARIANT_KEYS)
+        if "train" in spec:
+            self.section([*path, "train"], "train", spec["train"])
         if "likelihood" not in spec:
             self.bad([*path, "likelihood"], f"missing: the likelihood the variant runs; {_allowed(self.table)}")
         elif self.likelihood_name([*path, "likelihood"], spec["likelihood"]):
             self.likelihood_options([*path, "options"], spec["likelihood"], spec.get("options") or {})
+
+    def data_ranges(self, config) -> None:
+        """train.data_range != 1 only for likelihoods on the real line with an identity mean, wherever
+        it is set (train, a dataset's train, a variant's train) and whichever label it reaches."""
+        if self.problems:
+            return  # the values below are known to be well-formed only when nothing else is wrong
+        variants = config.get("variants") or {}
+        per_dataset = config.get("dataset_settings") or {}
+        labels = [(label, label, {}, {}) for label in config.get("likelihoods") or []]
+        labels += [(label, spec["likelihood"], spec.get("options") or {}, spec.get("train") or {})
+                   for label, spec in variants.items()]
+        for label, name, options, own in labels:
+            for dataset in config.get("datasets") or []:
+                ds = (per_dataset.get(dataset) or {}).get("train") or {}
+                if "data_range" in own:
+                    path, value = ["variants", label, "train", "data_range"], own["data_range"]
+                elif "data_range" in ds:
+                    path, value = ["dataset_settings", dataset, "train", "data_range"], ds["data_range"]
+                else:
+                    path, value = ["train", "data_range"], (config.get("train") or {}).get("data_range", 1.0)
+                if value == 1:
+                    continue
+                options = {**(config.get("likelihood_options") or {}).get(name, {}), **options}
+                if name not in S.DATA_RANGE_LIKELIHOODS:
+                    self.bad(path, f"{value} reaches {label!r} ({name}), which needs data in [0, 1] (or 8-bit "
+                                   f"levels); data_range != 1 is for {', '.join(S.DATA_RANGE_LIKELIHOODS)}")
+                elif options.get("mean_activation", "sigmoid") != "identity":
+                    self.bad(path, f"{value} reaches {label!r} ({name}), whose sigmoid mean cannot leave [0, 1]; "
+                                   "give it options: {mean_activation: identity}")
+                else:
+                    continue
+                break  # one message per label is enough
 
 
 def check(config) -> list[tuple[str, str]]:

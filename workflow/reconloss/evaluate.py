@@ -1,30 +1,37 @@
 """Every metric of one trained run: one flat row of the summary, and its images.
 
-What each number means (all on the test set):
+The data convention (levels k, x = k / scale * data_range) and what bits per
+dimension mean are written once, in reconloss.bits. What each number means (all
+on the test set):
 
 - nll, kl, elbo: per image, in nats, on the test data exactly as training saw it
-  (x = x_int / scale), one posterior sample per image; elbo = -(nll + kl), with
-  beta = 1 whatever the run's beta (it is the bound, not the training loss).
-- bpd, iw_ll, iw_bpd: for likelihoods that are densities on [0, 1]^D only
-  (Bernoulli on grey data is not: null, valid_density false). The (scale+1)-level
-  data are dequantized, y = (x_int + u) / (scale + 1) with u ~ U[0, 1)^D, so that
-  for the discrete data  log P(x_int) >= E_u[log p(y)] - D log(scale + 1)
-  (Theis et al. 2016). iw_ll is the importance-weighted bound
-  log 1/k sum_i p(y|z_i) p(z_i) / q(z_i|y), z_i ~ q(z|y) (Burda et al. 2016), in nats
-  of the density on [0, 1]^D; bpd and iw_bpd are -(bound - D log(scale+1)) / (D ln 2),
-  bpd from the mean log weight of the same k samples (a k-sample ELBO estimate,
-  so iw_bpd <= bpd up to nothing but Jensen).
+  (x = k / scale * data_range), one posterior sample per image; elbo = -(nll + kl),
+  with beta = 1 whatever the run's beta (it is the bound, not the training loss).
+- iw_ll, iw_bpd, bpd: see reconloss.bits; null for non-densities (valid_density
+  false). iw_bpd is the one bits/dim column of the summary: an upper bound on bits
+  per subpixel of the quantised data, the same quantity for every valid likelihood;
+  bpd (the k-sample ELBO's, >= iw_bpd) stays in metrics.json only.
 - fid: decoded expected values of z ~ N(0, I) (fid_samples of them) against the
-  test set's cached feature statistics; fid_recon: expected-value reconstructions
-  (z = posterior mean) of the whole test set against the same statistics.
-- mse_mean, mse_param: per-pixel mean squared error of the expected-value and of
-  the parameter-image reconstruction (z = posterior mean).
+  test set's cached feature statistics; fid_param: the parameter images of the same
+  decoded z; fid_recon: expected-value reconstructions (z = posterior mean) of the
+  whole test set against the same statistics.
+- Every intensity below is in [0, 1] units (divided by data_range):
+  mse_mean, mse_param: per-pixel mean squared error of the expected-value and of the
+  parameter-image reconstruction (z = posterior mean); rmse = sqrt(mse_mean), the sigma
+  an optimal global Gaussian would pick, beside sigma_mean.
 - black_level / white_level: mean reconstruction on the pixels that are 0 in the
-  data / at least 0.99 (data_* the data's own, 0 and ~1); recon_p01/p99 and
-  data_p01/p99 the 1st and 99th percentiles of all intensities. Desaturation
-  shows as black_level > 0 and white_level < data_white_level.
+  data / at least 0.99 (data_* the data's own, 0 and ~1), param_black_level /
+  param_white_level the same of the parameter image; recon_p01/p99 and data_p01/p99
+  the 1st and 99th percentiles of all intensities. Desaturation shows as
+  black_level > 0 and white_level < data_white_level.
+- mass_outside: Gaussians only (null otherwise): per pixel, P(x < 0) + P(x > 1) under
+  the reconstruction's Normal(mu, sigma) (z = posterior mean; the optimal-sigma
+  variants take sigma at the data x, as their NLL does), averaged over pixels and images.
 - active_units: latent dims with Var_x(E[z|x]) > 0.01 (Burda et al. 2016).
+- sample_spread: per-pixel std over the fid_samples decoded prior samples (expected
+  values), averaged over pixels.
 - sigma_mean: lik.stats' sigma_mean averaged over the test set, null without one.
+- outcome: ok, collapsed or diverged (reconloss.outcome); status stays training's.
 
 Randomness (posterior samples, dequantization noise, prior samples) comes from
 generators seeded from the run's seed, so the numbers repeat on a CPU. A run
@@ -43,15 +50,18 @@ import numpy as np
 import torch
 
 from reconloss import io
+from reconloss.bits import bits_per_dim, dequantize, importance_weighted  # noqa: F401 (tests use both)
 from reconloss.device import resolve_device
 
 log = logging.getLogger(__name__)
 
 # The defaults of the `evaluate` settings, defined once in reconloss.settings.Evaluate.
 from reconloss.settings import EVAL_DEFAULTS  # noqa: E402
-METRIC_KEYS = ["nll", "kl", "elbo", "bpd", "iw_ll", "iw_bpd", "fid", "fid_recon", "mse_mean", "mse_param",
-               "black_level", "white_level", "data_black_level", "data_white_level", "recon_p01", "recon_p99",
-               "data_p01", "data_p99", "active_units", "sigma_mean", "fid_inception", "fid_inception_recon"]
+METRIC_KEYS = ["nll", "kl", "elbo", "bpd", "iw_ll", "iw_bpd", "fid", "fid_param", "fid_recon", "mse_mean",
+               "mse_param", "rmse", "black_level", "white_level", "param_black_level", "param_white_level",
+               "data_black_level", "data_white_level", "recon_p01", "recon_p99", "data_p01", "data_p99",
+               "mass_outside", "active_units", "sample_spread", "sigma_mean", "fid_inception",
+               "fid_inception_recon"]
 ACTIVE_THRESHOLD = 0.01
 WHITE = 0.99
 
@@ -131,31 +141,6 @@ def _save_grid(path, images, nrow, min_size=32):
         save_image(images.clamp(0, 1), tmp, nrow=nrow, padding=1, pad_value=0.5, format="png")
 
 
-def dequantize(x_int, scale, generator):
-    """y = (x_int + u) / (scale + 1), u ~ U[0, 1): (scale+1)-level data spread over [0, 1)."""
-    x = x_int.float()
-    return (x + torch.rand(x.shape, device=x.device, generator=generator)) / (scale + 1)
-
-
-def importance_weighted(vae, y, k, generator=None):
-    """(mean log weight, log mean weight) per image, float64 (B,), from k samples z ~ q(z|y).
-
-    log w = log p(y|z) + log p(z) - log q(z|y); the mean is a k-sample ELBO estimate,
-    logsumexp - log k the IWAE bound (Burda et al. 2016), >= the former by Jensen.
-    """
-    log2pi = math.log(2 * math.pi)
-    mu, logvar = vae.encode(y)
-    b, L = mu.shape
-    eps = torch.randn((b, k, L), device=mu.device, generator=generator, dtype=mu.dtype)
-    z = mu[:, None] + eps * (0.5 * logvar[:, None]).exp()
-    out = vae.decode(z.reshape(b * k, L))
-    log_px = -vae.likelihood.nll(y.repeat_interleave(k, dim=0), out).reshape(b, k).double()
-    log_pz = (-0.5 * (z.square() + log2pi)).sum(-1).double()
-    log_qz = (-0.5 * (eps.square() + logvar[:, None] + log2pi)).sum(-1).double()
-    logw = log_px + log_pz - log_qz
-    return logw.mean(1), torch.logsumexp(logw, 1) - math.log(k)
-
-
 def base_row(settings, status, classifier_dir):
     from reconloss.likelihoods import LIKELIHOODS
 
@@ -169,12 +154,29 @@ def base_row(settings, status, classifier_dir):
     return {
         "dataset": settings.get("dataset"), "likelihood": settings.get("likelihood"), "likelihood_name": name,
         "beta": settings.get("beta"), "seed": settings.get("seed"), "status": status.get("status"),
+        "outcome": status.get("status"),
         "diverged_epoch": status.get("diverged_epoch"), "diverged_step": status.get("diverged_step"),
         "valid_density": bool(getattr(cls, "valid_density", True)), "epochs": status.get("epochs_completed"),
         "train_seconds": status.get("train_seconds"), "iw_k": int(ev["iw_samples"]),
         "fid_samples": int(ev["fid_samples"]), "feature_dim": feature_dim,
         **{k: None for k in METRIC_KEYS},
     }
+
+
+def data_range_of(settings):
+    """train.data_range of a run (1 where it is not set): x = k / scale * data_range."""
+    return float(((settings.get("train") or {}).get("data_range")) or 1.0)
+
+
+def mass_outside(lik, out, x, data_range=1.0):
+    """Per pixel P(x < 0) + P(x > data_range) under a Gaussian's Normal(mu, sigma), summed over
+    the batch's pixels (float64), or None for a likelihood that is not a Gaussian."""
+    if not hasattr(lik, "normal"):
+        return None
+    mu, sigma = (t.double() for t in lik.normal(out, x))
+    sigma = sigma.clamp_min(torch.finfo(torch.float64).tiny)  # sigma 0 (floor 0): a point mass
+    ndtr = torch.special.ndtr
+    return float((ndtr(-mu / sigma) + ndtr((mu - data_range) / sigma)).sum())
 
 
 @torch.no_grad()
@@ -185,12 +187,15 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
     test set's features; inception / inception_stats: the optional Inception network
     and the test set's statistics under it.
     """
+    from reconloss.outcome import outcome
+
     ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
     seed = int(settings.get("seed", 0))
     lik = vae.likelihood
     device = next(vae.parameters()).device
     x_int, y = data["test_x"].to(device), data["test_y"]
     scale = float(data["scale"])
+    rng = data_range_of(settings)
     n, shape = len(x_int), tuple(x_int.shape[1:])
     d = math.prod(shape)
     bs = int(ev["batch_size"])
@@ -198,28 +203,33 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
 
     # --- test pass on the data as trained: NLL/KL, reconstructions, latents ------------
     g_post = _gen(device, seed, "posterior")
-    sums = {"nll": 0.0, "kl": 0.0, "se_mean": 0.0, "se_param": 0.0, "black": 0.0, "white": 0.0}
+    keys = ("nll", "kl", "se_mean", "se_param", "black", "white", "param_black", "param_white", "outside")
+    sums = dict.fromkeys(keys, 0.0)
     counts = {"black": 0, "white": 0}
-    sigma_sum, sigma_n = 0.0, 0
+    sigma_sum, sigma_n, gaussian = 0.0, 0, hasattr(lik, "normal")
     mus, recon_feats, recon_vals, inc_recon = [], [], [], []
     for i in range(0, n, bs):
         xi = x_int[i:i + bs]
-        x = xi.float() / scale
+        x01 = xi.float() / scale
+        x = x01 * rng
         mu, logvar = vae.encode(x)
         out = vae.decode(vae.reparameterize(mu, logvar, g_post))
         sums["nll"] += float(lik.nll(x, out).double().sum())
         sums["kl"] += float(vae.kl(mu, logvar).double().sum())
         st = lik.stats(out, x=x)
         if "sigma_mean" in st:
-            sigma_sum += float(st["sigma_mean"]) * len(x)
+            sigma_sum += float(st["sigma_mean"]) / rng * len(x)
             sigma_n += len(x)
         out_mu = vae.decode(mu)
-        rec, par = lik.mean(out_mu), lik.param_image(out_mu)
-        sums["se_mean"] += float((rec - x).double().square().sum())
-        sums["se_param"] += float((par - x).double().square().sum())
-        black, white = xi == 0, x >= WHITE
-        sums["black"] += float(rec[black].double().sum())
-        sums["white"] += float(rec[white].double().sum())
+        rec, par = lik.mean(out_mu) / rng, lik.param_image(out_mu) / rng
+        sums["se_mean"] += float((rec - x01).double().square().sum())
+        sums["se_param"] += float((par - x01).double().square().sum())
+        if gaussian:
+            sums["outside"] += mass_outside(lik, out_mu, x, rng)
+        black, white = xi == 0, x01 >= WHITE
+        for key, img in (("", rec), ("param_", par)):
+            sums[key + "black"] += float(img[black].double().sum())
+            sums[key + "white"] += float(img[white].double().sum())
         counts["black"] += int(black.sum())
         counts["white"] += int(white.sum())
         mus.append(mu.double().cpu())
@@ -232,8 +242,11 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
     m["nll"], m["kl"] = sums["nll"] / n, sums["kl"] / n
     m["elbo"] = -(m["nll"] + m["kl"])
     m["mse_mean"], m["mse_param"] = sums["se_mean"] / (n * d), sums["se_param"] / (n * d)
-    m["black_level"] = sums["black"] / counts["black"] if counts["black"] else None
-    m["white_level"] = sums["white"] / counts["white"] if counts["white"] else None
+    m["rmse"] = math.sqrt(m["mse_mean"])
+    m["mass_outside"] = sums["outside"] / (n * d) if gaussian else None
+    for key in ("", "param_"):
+        m[key + "black_level"] = sums[key + "black"] / counts["black"] if counts["black"] else None
+        m[key + "white_level"] = sums[key + "white"] / counts["white"] if counts["white"] else None
     xf = x_int.float().cpu() / scale
     m["data_black_level"] = 0.0 if counts["black"] else None
     m["data_white_level"] = float(xf[xf >= WHITE].double().mean()) if counts["white"] else None
@@ -246,31 +259,24 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
     m["fid_recon"] = _fid_or_none(torch.cat(recon_feats), *test_stats, "reconstruction FID")
     del recon_vals
 
-    # --- dequantized test data: ELBO and importance-weighted bound (densities only) ---------
-    k = int(ev["iw_samples"])
-    if lik.valid_density and k >= 1:
-        g_deq, g_iw = _gen(device, seed, "dequantize"), _gen(device, seed, "iw")
-        per = max(1, bs // k)
-        elbo_sum = iw_sum = 0.0
-        for i in range(0, n, per):
-            yq = dequantize(x_int[i:i + per], scale, g_deq)
-            elbo_k, iw = importance_weighted(vae, yq, k, g_iw)
-            elbo_sum += float(elbo_k.sum())
-            iw_sum += float(iw.sum())
-        elbo_deq, m["iw_ll"] = elbo_sum / n, iw_sum / n
-        offset = d * math.log(scale + 1)
-        m["bpd"] = (offset - elbo_deq) / (d * math.log(2))
-        m["iw_bpd"] = (offset - m["iw_ll"]) / (d * math.log(2))
+    # --- bits per dimension of the levels (valid likelihoods only; reconloss.bits) --------------
+    m.update(bits_per_dim(vae, x_int, scale, int(ev["iw_samples"]), bs, _gen(device, seed, "dequantize"),
+                          _gen(device, seed, "iw"), rng))
 
-    # --- samples from the prior: sample FID ---------------------------------------------------
+    # --- samples from the prior: sample FID of expected values and of parameter images ---------
     g_prior = _gen(device, seed, "prior")
     n_s = int(ev["fid_samples"])
     keep = max(int(ev["n_images"]), int(ev["n_sample_grid"]))
-    sample_feats, kept, inc_samples = [], [], []
+    sample_feats, param_feats, kept, inc_samples = [], [], [], []
+    s_sum = s_sq = 0.0
     for i in range(0, n_s, bs):
         z = torch.randn((min(bs, n_s - i), vae.latent_dim), device=device, generator=g_prior)
-        s = lik.mean(vae.decode(z))
+        out = vae.decode(z)
+        s = lik.mean(out) / rng
+        s_sum = s_sum + s.double().sum(0)
+        s_sq = s_sq + s.double().square().sum(0)
         sample_feats.append(extractor(s).float().cpu())
+        param_feats.append(extractor(lik.param_image(out) / rng).float().cpu())
         if sum(len(t) for t in kept) < keep:
             kept.append(s.float().cpu())
         if inception is not None:
@@ -278,20 +284,26 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
 
             inc_samples.append(inception_features(inception, s).cpu())
     m["fid"] = _fid_or_none(torch.cat(sample_feats) if sample_feats else None, *test_stats, "sample FID")
+    m["fid_param"] = _fid_or_none(torch.cat(param_feats) if param_feats else None, *test_stats,
+                                  "parameter-image sample FID")
+    if n_s > 1:
+        var = (s_sq - s_sum.square() / n_s) / (n_s - 1)
+        m["sample_spread"] = float(var.clamp_min(0).sqrt().mean())
     samples = torch.cat(kept)[:keep] if kept else torch.zeros(0, *shape)
 
     if inception is not None:
         m["fid_inception"] = _fid_or_none(torch.cat(inc_samples), *inception_stats, "Inception sample FID")
         m["fid_inception_recon"] = _fid_or_none(torch.cat(inc_recon), *inception_stats, "Inception recon FID")
     m = {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in m.items()}
+    m["outcome"] = outcome({"status": "ok", **m})
 
     # --- showcase images -------------------------------------------------------------------------
     idx = showcase_indices(data["test_x"], y, scale, int(ev["n_images"]))
-    x = x_int[idx.to(device)].float() / scale
-    mu, _ = vae.encode(x)
+    x01 = x_int[idx.to(device)].float() / scale
+    mu, _ = vae.encode(x01 * rng)
     out_mu = vae.decode(mu)
-    images = {"indices": idx, "original": x.cpu(), "param": lik.param_image(out_mu).float().cpu(),
-              "mean": lik.mean(out_mu).float().cpu(), "sample_mean": samples[:len(idx)].clone()}
+    images = {"indices": idx, "original": x01.cpu(), "param": (lik.param_image(out_mu) / rng).float().cpu(),
+              "mean": (lik.mean(out_mu) / rng).float().cpu(), "sample_mean": samples[:len(idx)].clone()}
     return m, images, {"samples_grid": samples[:int(ev["n_sample_grid"])]}
 
 

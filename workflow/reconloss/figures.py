@@ -103,11 +103,30 @@ def load_summary(path):
     df = pd.read_csv(path)
     df["beta"] = df["beta"].astype(float)
     df["seed"] = df["seed"].astype(int)
-    for c in ("fid", "fid_recon", "black_level", "white_level", "data_black_level", "data_white_level",
-              "diverged_epoch", "mse_mean"):
+    for c in ("fid", "fid_recon", "fid_param", "black_level", "white_level", "param_black_level",
+              "param_white_level", "data_black_level", "data_white_level", "diverged_epoch", "mse_mean", "rmse",
+              "sigma_mean", "mass_outside", "sample_spread", "active_units"):
         if c in df:
             df[c] = pd.to_numeric(df[c], errors="coerce")
     return df
+
+
+def _finite(v):
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def param_label(row):
+    """What a run's parameter image shows, for labels: its likelihood class's param_label
+    (Beta's and the categorical's "mode", CB's "lambda"); "parameter" for an unknown name."""
+    from reconloss.likelihoods import LIKELIHOODS
+
+    name = row.get("likelihood_name") if hasattr(row, "get") else None
+    if not isinstance(name, str):
+        name = row.get("likelihood") if hasattr(row, "get") else None
+    return getattr(LIKELIHOODS.get(name), "param_label", "parameter")
 
 
 def likelihood_order(df):
@@ -422,7 +441,7 @@ def fig_reconstructions(df, dataset, likelihoods, colours, runs, settings):
             continue
         if not bool((imgs["indices"][:n] == reference["indices"][:n]).all()):
             mismatched.append(lik)
-        add(column(imgs["param"]), "param")
+        add(column(imgs["param"]), param_label(row))
         add_gap(gap)
         add(column(imgs["mean"]), "E[x]")
         groups.append((x0, x, lik, beta, row, None))
@@ -451,7 +470,8 @@ def fig_reconstructions(df, dataset, likelihoods, colours, runs, settings):
         if note:
             ax.text((x0 + x1) / 2 - 0.5, canvas.shape[0] / 2, note, ha="center", va="center", fontsize=7)
     title = (f"{dataset}: reconstructions at the β closest to {settings['comparison_beta']:g}\n"
-             "test image | per likelihood: parameter image (param) and expected value (E[x])")
+             "test image | per likelihood: parameter image (named by the likelihood: mu, lambda, p, mode)"
+             " and expected value (E[x])")
     if mismatched:
         title += f"\n(warning: other test images for {', '.join(mismatched)})"
     ax.set_title(title, fontsize=9, pad=header_lines * 8 + 12)
@@ -482,6 +502,13 @@ def fig_dynamic_range(df, dataset, likelihoods, colours, runs, settings):
             if len(s):
                 ax.plot(s["beta"], s["mean"], marker=MARKERS[i % len(MARKERS)], color=colours[lik], lw=1.6, ms=5)
                 ax.fill_between(s["beta"], s["min"], s["max"], color=colours[lik], alpha=0.18, lw=0)
+        param_col = "param_" + col
+        if param_col in df and df[param_col].notna().any():
+            pstats = _seed_stats(df, param_col)
+            for lik in likelihoods:
+                s = pstats[pstats["likelihood"] == lik].sort_values("beta")
+                if len(s):
+                    ax.plot(s["beta"], s["mean"], color=colours[lik], lw=1.2, ls=":")
         if data_col in df and df[data_col].notna().any():
             ax.axhline(float(df[data_col].dropna().mean()), color="black", ls="--", lw=1.2)
         _beta_axis(ax, df["beta"])
@@ -495,6 +522,8 @@ def fig_dynamic_range(df, dataset, likelihoods, colours, runs, settings):
         has = df[(df["likelihood"] == lik) & (df["status"] == "ok")].shape[0] > 0
         handles.append(Line2D([], [], color=colours[lik], marker=MARKERS[i % len(MARKERS)],
                               label=lik if has else f"{lik} (no finished run)"))
+    if any(f"param_{c}" in df and df[f"param_{c}"].notna().any() for c in ("black_level", "white_level")):
+        handles.append(Line2D([], [], color="0.3", ls=":", label="parameter image's level\n(mu, lambda, mode, ...)"))
     handles.append(Line2D([], [], color="black", ls="--", label="level of the data"))
     if (df["status"] == "diverged").any():
         handles.append(Line2D([], [], color="0.3", marker="x", mew=2, ls="none", label="diverged run(s)"))
@@ -504,46 +533,78 @@ def fig_dynamic_range(df, dataset, likelihoods, colours, runs, settings):
     return fig
 
 
+#: The divergence map's colour of each way a run can end (reconloss.outcome), and of a missing run.
+OUTCOME_COLOURS = {"ok": (0.62, 0.82, 0.62), "collapsed": (0.98, 0.66, 0.22), "diverged": (0.80, 0.13, 0.13)}
+NO_RUN_COLOUR = (0.85, 0.85, 0.85)
+
+
+def _outcomes(df):
+    """Each row's outcome: the summary's column, or reconloss.outcome where it lacks one."""
+    from reconloss.outcome import outcome
+
+    if "outcome" in df:
+        return [o if isinstance(o, str) else outcome(r) for o, (_, r) in zip(df["outcome"], df.iterrows())]
+    return [outcome(r) for _, r in df.iterrows()]
+
+
 def fig_divergence(df, dataset, likelihoods, colours, runs, settings):
+    """One cell per (likelihood, β), one stripe per seed coloured by how that run ended."""
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.patches import Patch
 
+    df = df.assign(_outcome=_outcomes(df))
     betas = sorted(df["beta"].unique())
-    frac = np.full((len(likelihoods), len(betas)), np.nan)
+    seeds = sorted(df["seed"].unique())
+    k = max(1, len(seeds))
+    rgb = np.tile(np.array(NO_RUN_COLOUR), (len(likelihoods), len(betas) * k, 1))
     text = [["" for _ in betas] for _ in likelihoods]
     for i, lik in enumerate(likelihoods):
         for j, beta in enumerate(betas):
-            cell = df[(df["likelihood"] == lik) & (df["beta"] == beta)]
+            cell = df[(df["likelihood"] == lik) & (df["beta"] == beta)].sort_values("seed")
             if cell.empty:
                 text[i][j] = "no run"
                 continue
-            div = cell[cell["status"] == "diverged"]
-            frac[i, j] = len(div) / len(cell)
+            for _, r in cell.iterrows():
+                rgb[i, j * k + seeds.index(r["seed"])] = OUTCOME_COLOURS.get(r["_outcome"], NO_RUN_COLOUR)
+            div = cell[cell["_outcome"] == "diverged"]
             label = f"{len(div)}/{len(cell)}"
             epochs = sorted(int(e) for e in div["diverged_epoch"].dropna()) if "diverged_epoch" in div else []
             if epochs:
                 label += "\nepoch " + ",".join(str(e) for e in epochs)
+            n_col = int((cell["_outcome"] == "collapsed").sum())
+            if n_col:
+                label += f"\n{n_col} collapsed"
             text[i][j] = label
-    width = max(6.0, 2.8 + 1.0 * len(betas))
+    width = max(6.0, 3.8 + 1.0 * len(betas))
     fig, ax = plt.subplots(figsize=(width, 1.5 + 0.4 * len(likelihoods)), layout="constrained")
-    cmap = plt.get_cmap("Reds").with_extremes(bad=DIVERGED_COLOUR)
-    im = ax.imshow(np.ma.masked_invalid(frac), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    ax.imshow(rgb, aspect="auto", interpolation="nearest",
+              extent=(-0.5, len(betas) - 0.5, len(likelihoods) - 0.5, -0.5))
+    for j in range(1, len(betas)):
+        ax.axvline(j - 0.5, color="white", lw=2)
+    for i in range(1, len(likelihoods)):
+        ax.axhline(i - 0.5, color="white", lw=2)
     for i in range(len(likelihoods)):
         for j in range(len(betas)):
-            dark = not np.isnan(frac[i, j]) and frac[i, j] > 0.6
-            ax.text(j, i, text[i][j], ha="center", va="center", fontsize=7,
-                    color="white" if dark else "black")
+            ax.text(j, i, text[i][j], ha="center", va="center", fontsize=7, color="black",
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
     ax.set_xticks(range(len(betas)))
     ax.set_xticklabels([f"{b:g}" for b in betas])
     ax.set_yticks(range(len(likelihoods)))
     ax.set_yticklabels(likelihoods)
     ax.set_xlabel("β (weight of the KL term)")
     ax.set_ylabel("likelihood")
-    n_div = int((df["status"] == "diverged").sum())
-    ax.set_title(f"{dataset}: diverged runs, {n_div} of {len(df)}\n"
-                 "cell: diverged seeds / seeds, and the epoch each diverged in", fontsize=10)
-    cbar = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.03)
-    cbar.set_label("fraction of seeds diverged")
+    n_div = int((df["_outcome"] == "diverged").sum())
+    n_col = int((df["_outcome"] == "collapsed").sum())
+    ax.set_title(f"{dataset}: diverged runs, {n_div} of {len(df)}; collapsed runs, {n_col}\n"
+                 "cell: diverged seeds / seeds and their epochs; one stripe per seed "
+                 f"({', '.join(str(s) for s in seeds)}, left to right)", fontsize=10)
+    handles = [Patch(color=OUTCOME_COLOURS["ok"], label="ok"),
+               Patch(color=OUTCOME_COLOURS["collapsed"], label="collapsed (finished; no active\n"
+                                                              "latent unit or prior samples alike)"),
+               Patch(color=OUTCOME_COLOURS["diverged"], label="diverged (loss not finite)"),
+               Patch(color=NO_RUN_COLOUR, label="no run")]
+    ax.legend(handles=handles, title="outcome", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     return fig
 
 
@@ -579,6 +640,10 @@ def fig_sigma(df, dataset, likelihoods, colours, runs, settings):
             ax.plot(log["epoch"], log["sigma_mean"], color=colour, ls=ls, lw=1.5)
             if row["status"] == "diverged" and len(log):
                 ax.plot(log["epoch"].iloc[-1], log["sigma_mean"].iloc[-1], marker="x", mew=2, ms=8, color="red")
+            elif _finite(row.get("rmse")) and len(log):
+                # sqrt(MSE) of the final model beside its sigma: where a learned sigma settles
+                ax.plot(log["epoch"].iloc[-1], row["rmse"], marker="D", mfc="none", mew=1.5, ms=6, color=colour,
+                        ls="none")
         ax.set_yscale("log")
         _plain_log_ticks(ax.yaxis)
         ax.set_title(lik, fontsize=10)
@@ -599,12 +664,15 @@ def fig_sigma(df, dataset, likelihoods, colours, runs, settings):
 
     handles = [Line2D([], [], color="0.3", ls=styles[i % len(styles)], label=f"seed {s}") for i, s in enumerate(seeds)
                if len(seeds) > 1]
+    if any(_finite(row.get("rmse")) for lik in liks for row, _ in traces[lik]):
+        handles.append(Line2D([], [], color="0.3", marker="D", mfc="none", ls="none",
+                              label="√MSE of the final model\n(test set, beside its σ)"))
     if any(row["status"] == "diverged" for lik in liks for row, _ in traces[lik]):
         handles.append(Line2D([], [], color="red", marker="x", mew=2, ls="none", label="last epoch before divergence"))
     if handles:
         axes.flat[0].legend(handles=handles, fontsize=7, loc="best")
     fig.suptitle(f"{dataset}: learned, predicted or optimal σ of the Gaussian likelihoods over training\n"
-                 "(mean over pixels and images at the end of each epoch)", fontsize=10)
+                 "(mean over pixels and images at the end of each epoch), and √MSE at the end", fontsize=10)
     return fig
 
 

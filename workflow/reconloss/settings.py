@@ -76,6 +76,9 @@ class Train:
     tf32: bool = setting(False, "allow TF32 matmuls on CUDA (faster, ~1e-3 relative error)")
     checkpoint_every: float = setting(60, "seconds between checkpoints during training; 0: every epoch; "
                                           "one is always written at the end", minimum=0)
+    data_range: float = setting(1.0, "the data's range: x = level / scale * data_range (255: the [0, 255] "
+                                     "experiment; Gaussians with mean_activation identity only)",
+                                exclusive_minimum=0)
 
 
 @dataclass
@@ -191,13 +194,25 @@ TOP_LEVEL = {
     "betas": (True, "β values of the grid (> 0)"),
     "seeds": (True, "seeds of the grid (integers >= 0)"),
     "variants": (False, "extra grid entries under labels of their own, e.g. "
-                        "`gaussian_fixed_sigma0.1: {likelihood: gaussian_fixed, options: {sigma: 0.1}}`"),
+                        "`gaussian_fixed_sigma0.1: {likelihood: gaussian_fixed, options: {sigma: 0.1}}`; "
+                        "`train:` overrides train settings for that label only"),
     "likelihood_options": (False, "options of a likelihood wherever it runs under its own name, e.g. "
                                   "`{continuous_bernoulli: {clamp: [1.0e-3, 0.999]}}`"),
     "dataset_settings": (False, "per-dataset overrides of " + ", ".join(PER_DATASET) +
                                 ", e.g. `cifar10: {train: {epochs: 200}}`"),
 }
 LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+#: Variant keys: the likelihood it runs, its options, and train settings over the (dataset-merged) train
+#: section for this label only.
+VARIANT_KEYS = ["likelihood", "options", "train"]
+
+#: Likelihoods that may train with train.data_range != 1: the Gaussians on the real line whose sigma
+#: is not fitted to [0, 1] data. The others need x in [0, 1] (Bernoulli, continuous Bernoulli, Beta,
+#: truncated Gaussian), the 8-bit levels x = k/255 (discretized logistic, categorical), or fit sigma
+#: to the [0, 1] training set (gaussian_data_pixel). tests/test_config_variants.py checks the classes.
+DATA_RANGE_LIKELIHOODS = ["gaussian_fixed", "gaussian_learned_global", "gaussian_learned_pixel",
+                          "gaussian_predicted_image", "gaussian_predicted_pixel", "gaussian_optimal_pixel",
+                          "gaussian_optimal_image", "gaussian_optimal_global"]
 
 
 # ----------------------------------------------------------------------------- derived views
@@ -305,6 +320,12 @@ def section_schema(section: str) -> dict:
             "properties": {f.name: field_schema(section, f) for f in fields_of(section)}}
 
 
+def _without_defaults(node):
+    if isinstance(node, dict):
+        return {k: _without_defaults(v) for k, v in node.items() if k != "default"}
+    return node
+
+
 def schema() -> dict:
     """The JSON schema of a configuration, as written to workflow/schemas/config.schema.yaml."""
     table = likelihood_table()
@@ -312,6 +333,9 @@ def schema() -> dict:
         "dataset": {"enum": list(DATASET_NAMES)},
         "likelihood": {"enum": list(table)},
         **{name: section_schema(name) for name in SECTIONS},
+        # overrides (dataset_settings' sections, a variant's train): the same keys without defaults;
+        # Snakemake's validate fills defaults in, which would reset every setting an override leaves out
+        **{f"{name}_override": _without_defaults(section_schema(name)) for name in PER_DATASET},
     }
     options = {"type": "object", "description": "options of one likelihood (likelihoods/options.json)"}
     props = {
@@ -324,12 +348,13 @@ def schema() -> dict:
                      "additionalProperties": {"type": "object", "additionalProperties": False,
                                               "required": ["likelihood"],
                                               "properties": {"likelihood": {"$ref": "#/$defs/likelihood"},
-                                                             "options": {**options, "default": {}}}}},
+                                                             "options": {**options, "default": {}},
+                                                             "train": {"$ref": "#/$defs/train_override"}}}},
         "likelihood_options": {"type": "object", "default": {}, "propertyNames": {"$ref": "#/$defs/likelihood"},
                                "additionalProperties": options},
         "dataset_settings": {"type": "object", "default": {}, "propertyNames": {"$ref": "#/$defs/dataset"},
                              "additionalProperties": {"type": "object", "additionalProperties": False,
-                                                      "properties": {s: {"$ref": f"#/$defs/{s}"}
+                                                      "properties": {s: {"$ref": f"#/$defs/{s}_override"}
                                                                      for s in PER_DATASET}}},
         **{name: {"$ref": f"#/$defs/{name}", "default": {}} for name in SECTIONS},
     }

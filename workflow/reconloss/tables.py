@@ -18,19 +18,25 @@ from reconloss.io import atomic_path, read_json
 #: First columns of summary.csv, in this order (issue 2's contract); the rest follow.
 KEY_COLUMNS = ["dataset", "likelihood", "beta", "seed", "status", "fid"]
 
-#: Metric keys in the order evaluate documents them (contract), after KEY_COLUMNS.
+#: Metric keys in the order evaluate documents them (contract), after KEY_COLUMNS. One bits/dim
+#: column, iw_bpd (reconloss.bits: the same bound for every valid likelihood, null otherwise).
 METRIC_COLUMNS = [
-    "likelihood_name", "diverged_epoch", "diverged_step", "valid_density", "epochs", "train_seconds",
-    "nll", "kl", "elbo", "bpd", "iw_ll", "iw_bpd", "iw_k", "fid_recon", "fid_samples",
-    "mse_mean", "mse_param", "black_level", "white_level", "data_black_level", "data_white_level",
-    "recon_p01", "recon_p99", "data_p01", "data_p99", "active_units", "sigma_mean", "feature_dim",
+    "outcome", "likelihood_name", "diverged_epoch", "diverged_step", "valid_density", "epochs", "train_seconds",
+    "nll", "kl", "elbo", "iw_ll", "iw_bpd", "iw_k", "fid_param", "fid_recon", "fid_samples",
+    "mse_mean", "mse_param", "rmse", "sigma_mean", "black_level", "white_level", "param_black_level",
+    "param_white_level", "data_black_level", "data_white_level", "recon_p01", "recon_p99", "data_p01",
+    "data_p99", "mass_outside", "active_units", "sample_spread", "feature_dim",
 ]
+#: In metrics.json but not in the summary: bpd, the k-sample ELBO's bits, would be a second,
+#: looser bits/dim column beside iw_bpd.
+OMITTED = {"bpd"}
+TEXT_COLUMNS = ("dataset", "likelihood", "likelihood_name", "status", "outcome", "valid_density")
 
 #: Columns of best.csv.
 BEST_COLUMNS = [
     "dataset", "likelihood", "likelihood_name", "best_beta", "fid", "fid_std", "seeds_ok",
     "mse_mean", "black_level", "white_level", "data_black_level", "data_white_level",
-    "diverged", "runs",
+    "diverged", "collapsed", "runs",
 ]
 
 
@@ -49,16 +55,23 @@ def load_metrics(paths):
 
 
 def summary_frame(rows):
-    """One row per run, KEY_COLUMNS first, then the contract's metrics, then any extra keys."""
+    """One row per run, KEY_COLUMNS first, then the contract's metrics, then any extra keys.
+
+    A row without an outcome (metrics written before it existed) gets it from reconloss.outcome."""
     import pandas as pd
 
-    extra = sorted({k for row in rows for k in row} - set(KEY_COLUMNS) - set(METRIC_COLUMNS))
+    from reconloss.outcome import outcome
+
+    extra = sorted({k for row in rows for k in row} - set(KEY_COLUMNS) - set(METRIC_COLUMNS) - OMITTED)
     columns = KEY_COLUMNS + METRIC_COLUMNS + extra
-    df = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
+    records = [{c: row.get(c) for c in columns} for row in rows]
+    for rec, row in zip(records, rows):
+        if rec["outcome"] is None:
+            rec["outcome"] = outcome(row)
+    df = pd.DataFrame(records, columns=columns)
     df["beta"] = df["beta"].astype(float)
     df["seed"] = df["seed"].astype(int)
-    numeric = [c for c in columns if c not in ("dataset", "likelihood", "likelihood_name", "status",
-                                              "valid_density")]
+    numeric = [c for c in columns if c not in TEXT_COLUMNS]
     for c in numeric:
         # null (a diverged run's metric) becomes NaN; non-numeric extras stay as they are
         converted = pd.to_numeric(df[c], errors="coerce")
@@ -85,6 +98,7 @@ def best_frame(summary):
             "likelihood_name": group["likelihood_name"].dropna().iloc[0]
             if group["likelihood_name"].notna().any() else likelihood,
             "diverged": int((group["status"] == "diverged").sum()),
+            "collapsed": int((group["outcome"] == "collapsed").sum()) if "outcome" in group else 0,
             "runs": int(len(group)),
         }
         if len(ok):
@@ -175,7 +189,8 @@ def write_tables(summary, best, out_dir):
         "best": (best, _best_display(best),
                  "Per (dataset, likelihood): the β with the lowest seed-mean sample FID over runs that "
                  "finished, with the seed-mean reconstruction MSE and black/white levels at that β; "
-                 "diverged/runs counts over the whole β grid and all seeds.", None),
+                 "diverged/runs and collapsed (finished, but no active latent unit or all prior samples "
+                 "alike) count over the whole β grid and all seeds.", None),
     }
     written = []
     for name, (raw, display, note, mask) in frames.items():

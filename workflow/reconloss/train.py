@@ -167,8 +167,9 @@ def _train_stack(members, x, scale, data_shape, x01, epochs):
 
     tr = _train_settings(members[0].settings)
     stack = StackedVAE([m.settings for m in members], data_shape, x.device, x01)
-    engine = PackEpochs(stack, x, scale, [m.seed for m in members], int(tr["batch_size"]), float(tr["lr"]),
-                        tr["grad_clip"])
+    # data_range: pixels are k / scale * data_range (1: [0, 1]; 255: the study's [0, 255] experiment)
+    engine = PackEpochs(stack, x, scale / float(tr["data_range"]), [m.seed for m in members],
+                        int(tr["batch_size"]), float(tr["lr"]), tr["grad_clip"])
     names = list(stack.params)
     start = members[0].epoch
     if start > 0:

@@ -141,7 +141,7 @@ def run_settings(w):
         "likelihood_options": options,
         "beta": float(w.beta),
         "seed": int(w.seed),
-        "train": merged("train", w.dataset),
+        "train": {**merged("train", w.dataset), **VARIANTS.get(w.likelihood, {}).get("train", {})},
         "model": merged("model", w.dataset),
     }
 

@@ -85,6 +85,12 @@ class _Gaussian(Likelihood):
     def mean(self, out):
         return self._mu(out)
 
+    def normal(self, out, x=None):
+        """(mu, sigma) of the per-pixel Normal, both of mu's shape; x gives the optimal-sigma
+        variants their sigma at x, as in their NLL (evaluate's mass outside the data range)."""
+        mu = self._mu(out)
+        return mu, self._var(out, x).sqrt().expand_as(mu)
+
     def param_image(self, out):
         return self._mu(out)
 
