@@ -57,13 +57,13 @@ RUN = "results/runs/{dataset}/{likelihood}/beta~{beta}/seed~{seed}"
 # `pack.vary` train in one job, as one stacked model (reconloss.train), and are evaluated
 # in one job. Each run keeps its own folder and files; only logs and benchmarks are per
 # pack. With vary [] every run is a job of its own, as before packs.
-PACK = config.get("pack", {})
-PACK_VARY = [a for a in ("beta", "seed") if a in PACK.get("vary", ["beta", "seed"])]
-PACK_MAX_RUNS = int(PACK.get("max_runs", 64))
+PACK_VARY = [a for a in ("beta", "seed") if a in config["pack"]["vary"]]
+PACK_MAX_RUNS = int(config["pack"]["max_runs"])
 GRID_AXES = {"beta": BETAS, "seed": SEEDS}
-PACK_ID = "{dataset}/{likelihood}" + "".join(f"/{a}~{{{a}}}" for a in GRID_AXES if a not in PACK_VARY)
-PACK_LOG = "results/logs/{stage}/" + PACK_ID + ".log"
-PACK_BENCHMARK = "results/benchmarks/{stage}/" + PACK_ID + ".tsv"
+# A pack's name in log and benchmark paths: the run's wildcards less the axes it varies along.
+PACK_ID = os.path.join("{dataset}", "{likelihood}", *(f"{a}~{{{a}}}" for a in GRID_AXES if a not in PACK_VARY))
+PACK_LOG = f"results/logs/{{stage}}/{PACK_ID}.log"
+PACK_BENCHMARK = f"results/benchmarks/{{stage}}/{PACK_ID}.tsv"
 
 
 wildcard_constraints:
