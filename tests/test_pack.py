@@ -9,15 +9,13 @@ checked against each member's own convolution to rounding.
 
 import json
 import math
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
-from torch_helpers import assert_lean_job, one_thread
+from torch_helpers import assert_lean_job, one_thread, sigkill_after_checkpoint
 
 from reconloss import train
 from reconloss.io import read_json
@@ -187,16 +185,8 @@ def test_sigkilled_pack_resumes_to_the_same_numbers(digits, tmp_path):
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     killed = tmp_path / "killed"
-    proc = cli(killed)
     ckpt = killed / "2.0_1" / "checkpoint.pt"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if ckpt.exists() and torch.load(ckpt, weights_only=True)["epoch"] >= 1:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL, "training ended before it could be killed"
+    sigkill_after_checkpoint(cli(killed), ckpt)
     assert not any((killed / r / "status.json").exists() for r in ("0.5_0", "2.0_1"))
     assert 1 <= torch.load(ckpt, weights_only=True)["epoch"] < 12
 

@@ -2,15 +2,13 @@
 
 import csv
 import json
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
-from torch_helpers import assert_lean_job, one_thread
+from torch_helpers import assert_lean_job, one_thread, sigkill_after_checkpoint
 
 from reconloss import train
 from reconloss.optim import Adam
@@ -134,16 +132,7 @@ def test_sigkilled_training_resumes_to_the_same_numbers(digits, tmp_path):
     s = settings(epochs=12, batch_size=16)
     s["train"]["checkpoint_every"] = 0  # every epoch, so that the kill falls between two checkpoints
     killed = tmp_path / "killed"
-    proc = cli(killed, digits, s)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        ckpt = killed / "checkpoint.pt"
-        if ckpt.exists() and torch.load(ckpt, weights_only=True)["epoch"] >= 1:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL, "training ended before it could be killed"
+    sigkill_after_checkpoint(cli(killed, digits, s), killed / "checkpoint.pt")
     assert not (killed / "status.json").exists() and not (killed / "model.pt").exists()
     epoch_at_kill = torch.load(killed / "checkpoint.pt", weights_only=True)["epoch"]
     assert 1 <= epoch_at_kill < 12

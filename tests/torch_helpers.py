@@ -36,3 +36,19 @@ def assert_lean_job(argv: list[str]) -> None:
     vmap_needs = heavy_imports("import torch; torch.func.vmap(lambda t: t * 2)(torch.ones(2, 3))")
     job = heavy_imports(f"from reconloss.cli import main; main({argv!r})")
     assert job <= vmap_needs, job - vmap_needs
+
+
+def sigkill_after_checkpoint(proc, checkpoint, timeout=120.0) -> None:
+    """SIGKILL the training process `proc` once `checkpoint` holds at least one epoch, and check
+    that it was still running then (a kill that came too late would test nothing)."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if checkpoint.exists() and torch.load(checkpoint, weights_only=True)["epoch"] >= 1:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, "training ended before it could be killed"

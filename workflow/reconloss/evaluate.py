@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reconloss import io
+from reconloss import io, packs
 from reconloss.bits import bits_per_dim, dequantize, importance_weighted  # noqa: F401 (tests use both)
 from reconloss.device import resolve_device
 
@@ -415,15 +415,8 @@ def main(argv):
     p = argparse.ArgumentParser(prog="reconloss evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="results/data/{dataset}.pt")
     p.add_argument("--classifier-dir", required=True, help="results/classifier/{dataset}")
-    p.add_argument("--runs", help='the pack as JSON: [{"run_dir": ..., "settings": {...}}, ...]')
-    p.add_argument("--run-dir", help="one run's directory (with --settings)")
-    p.add_argument("--settings", help="that run's settings as one JSON string")
+    packs.add_arguments(p)
     args = p.parse_args(argv)
-    if args.runs:
-        runs = [(r["run_dir"], r["settings"]) for r in json.loads(args.runs)]
-    elif args.run_dir and args.settings:
-        runs = [(args.run_dir, json.loads(args.settings))]
-    else:
-        p.error("give --runs, or --run-dir with --settings")
+    runs = packs.runs_from(p, args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     evaluate_pack(args.data, runs, args.classifier_dir)

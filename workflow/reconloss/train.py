@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from reconloss import packs
 from reconloss.device import resolve_device
 from reconloss.io import atomic_path, read_json, torch_save, write_json
 from reconloss.settings import defaults
@@ -324,17 +325,10 @@ def load_trained(run_dir, device="cpu"):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="reconloss train", description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="results/data/{dataset}.pt")
-    parser.add_argument("--runs", help='the pack as JSON: [{"run_dir": ..., "settings": {...}}, ...]')
     parser.add_argument("--max-runs", type=int, default=64, help="most runs stacked into one model")
-    parser.add_argument("--run-dir", help="one run's output directory (a pack of one, with --settings)")
-    parser.add_argument("--settings", help="that run's settings as one JSON string")
+    packs.add_arguments(parser)
     args = parser.parse_args(argv)
-    if args.runs:
-        runs = [(r["run_dir"], r["settings"]) for r in json.loads(args.runs)]
-    elif args.run_dir and args.settings:
-        runs = [(args.run_dir, json.loads(args.settings))]
-    else:
-        parser.error("give --runs, or --run-dir with --settings")
+    runs = packs.runs_from(parser, args)
     # NaN parameters are our divergence signal, not an error to raise (and validation costs time).
     torch.distributions.Distribution.set_default_validate_args(False)
     statuses = train_pack(args.data, runs, max_runs=args.max_runs)

@@ -73,6 +73,20 @@ def cb_mean_logits(eta):
     return torch.where(small, series, direct)
 
 
+def parse_clamp(clamp, nullable=False):
+    """The `clamp` option as (lo, hi) with 0 < lo < hi < 1 (None where `nullable` and not given)."""
+    if clamp is None and nullable:
+        return None
+    try:
+        lo, hi = (float(c) for c in clamp)
+    except (TypeError, ValueError):
+        allowed = "two numbers [lo, hi]" + (" or null" if nullable else "")
+        raise ValueError(f"option 'clamp' must be {allowed}, got {clamp!r}") from None
+    if not 0.0 < lo < hi < 1.0:
+        raise ValueError(f"option 'clamp' must satisfy 0 < lo < hi < 1, got {clamp!r}")
+    return lo, hi
+
+
 def _logit(lam):
     """logit(lambda) to full precision of lambda's dtype (see module docstring)."""
     mid = (lam >= 0.25) & (lam <= 0.75)
@@ -108,13 +122,7 @@ class ContinuousBernoulli(Likelihood):
 
     def __init__(self, data_shape, clamp=(1e-4, 1.0 - 1e-4)):
         super().__init__(data_shape)
-        try:
-            lo, hi = (float(c) for c in clamp)
-        except (TypeError, ValueError):
-            raise ValueError(f"option 'clamp' must be two numbers [lo, hi], got {clamp!r}") from None
-        if not 0.0 < lo < hi < 1.0:
-            raise ValueError(f"option 'clamp' must satisfy 0 < lo < hi < 1, got {clamp!r}")
-        self.clamp = (lo, hi)
+        self.clamp = lo, hi = parse_clamp(clamp)
         self.logit_bounds = (math.log(lo) - math.log1p(-lo), math.log(hi) - math.log1p(-hi))
 
     def logits(self, out):

@@ -15,6 +15,7 @@ import math
 import torch
 
 from reconloss.likelihoods.base import Likelihood, sum_per_example
+from reconloss.likelihoods.continuous_bernoulli import parse_clamp
 
 LOG2 = math.log(2.0)
 _BAND = (0.499, 0.501)  # torch.distributions.ContinuousBernoulli's lims
@@ -56,16 +57,7 @@ class ContinuousBernoulliNaive(Likelihood):
 
     def __init__(self, data_shape, clamp: tuple[float, float] | None = (1e-4, 1.0 - 1e-4)):
         super().__init__(data_shape)
-        if clamp is None:
-            self.clamp = None
-        else:
-            try:
-                lo, hi = (float(c) for c in clamp)
-            except (TypeError, ValueError):
-                raise ValueError(f"option 'clamp' must be two numbers [lo, hi] or null, got {clamp!r}") from None
-            if not 0.0 < lo < hi < 1.0:
-                raise ValueError(f"option 'clamp' must satisfy 0 < lo < hi < 1, got {clamp!r}")
-            self.clamp = (lo, hi)
+        self.clamp = parse_clamp(clamp, nullable=True)
 
     def probs(self, out):
         lam = torch.sigmoid(out)
