@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import scipy.optimize
 
-from reconloss import analytic
+from reconloss import analytic, analytic_numbers
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def mp_cb_log_normalizer(lam):
 
 @pytest.fixture(scope="module")
 def edges():
-    return analytic.cb_edges_table()
+    return analytic_numbers.cb_edges_table()
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,8 @@ def row(df, lam):
 def test_edge_lambdas_are_the_study_values_and_their_exact_mirrors(edges):
     expected = [1e-08, 1e-07, 0.0001, 0.001, 0.01, 0.1, 0.9, 0.99, 0.999, 0.9999, 0.9999999, 0.99999999]
     assert edges["lam"].tolist() == expected
-    assert analytic.mirror(0.9) == 0.1 and analytic.mirror(0.9999999) == 1e-07
-    assert analytic.mirror(0.99999999) == 1e-08
+    assert analytic_numbers.mirror(0.9) == 0.1 and analytic_numbers.mirror(0.9999999) == 1e-07
+    assert analytic_numbers.mirror(0.99999999) == 1e-08
 
 
 def test_float64_columns_match_mpmath(edges):
@@ -116,8 +116,8 @@ def test_the_study_numbers_and_where_float32_breaks_down(edges):
 def test_float64_mirror_symmetry(edges):
     # not exact: float64 holds 0.9999999 only to 1e-16, i.e. 1 − λ to 1e-9 relative,
     # and the mean there moves 4e4 per unit of λ
-    for lam in analytic.EDGE_LAMBDAS:
-        r, m = row(edges, lam), row(edges, analytic.mirror(lam))
+    for lam in analytic_numbers.EDGE_LAMBDAS:
+        r, m = row(edges, lam), row(edges, analytic_numbers.mirror(lam))
         assert r["mean_f64"] + m["mean_f64"] == pytest.approx(1.0, abs=1e-10)
         assert r["log_norm_f64"] == pytest.approx(m["log_norm_f64"], rel=1e-10)
 
@@ -131,7 +131,7 @@ def test_gaussian_nll_is_squared_error_over_two_sigma_squared_plus_a_constant():
 
     rng = np.random.default_rng(0)
     x = rng.random(50)
-    for sigma in analytic.SIGMAS:
+    for sigma in analytic_numbers.SIGMAS:
         consts = []
         for _ in range(5):
             mu = rng.random(50)
@@ -139,7 +139,7 @@ def test_gaussian_nll_is_squared_error_over_two_sigma_squared_plus_a_constant():
             consts.append(nll - ((x - mu) ** 2).sum() / (2 * sigma**2))
         assert np.ptp(consts) < 1e-8 * max(1.0, abs(consts[0]))
         # so 2σ²·(NLL + KL) = SSE + 2σ²·KL + const: β = 2σ²
-        table = analytic.sigma_beta_table().set_index("sigma")
+        table = analytic_numbers.sigma_beta_table().set_index("sigma")
         assert table.loc[sigma, "beta_01"] == pytest.approx(2 * sigma**2)
         assert table.loc[sigma, "beta_255"] == pytest.approx(2 * (255 * sigma) ** 2)
         assert table.loc[sigma, "sigma_255"] == pytest.approx(255 * sigma)
@@ -188,8 +188,8 @@ def test_mse_beta_vae_with_beta_two_sigma_squared_has_the_gaussian_optimum(sigma
 
     reference = _toy_vae_optimum(x, gauss, 1.0)
     assert np.ptp(reference[0]) > 0.1  # a non-trivial optimum (the decoder uses z)
-    beta = float(analytic.sigma_beta_table().set_index("sigma").loc[sigma, "beta_01"])
-    beta_255 = float(analytic.sigma_beta_table().set_index("sigma").loc[sigma, "beta_255"])
+    beta = float(analytic_numbers.sigma_beta_table().set_index("sigma").loc[sigma, "beta_01"])
+    beta_255 = float(analytic_numbers.sigma_beta_table().set_index("sigma").loc[sigma, "beta_255"])
     for got in (_toy_vae_optimum(x, sse, beta), _toy_vae_optimum(x, sse_255, beta_255)):
         for ref_q, got_q in zip(reference, got):
             np.testing.assert_allclose(got_q, ref_q, atol=1e-5)
@@ -235,7 +235,7 @@ def test_tables_on_disk(written, edges):
     html = (tables / "cb_edges.html").read_text()
     assert html.count("<table") == 2 and "0.93727422" in html
     sigma_beta = pd.read_csv(tables / "sigma_beta.csv")
-    assert len(sigma_beta) == len(analytic.SIGMAS)
+    assert len(sigma_beta) == len(analytic_numbers.SIGMAS)
     unit = sigma_beta[np.isclose(sigma_beta["sigma"], math.sqrt(0.5))]
     assert unit["beta_01"].item() == pytest.approx(1.0)
     assert "sigma_255" in (tables / "sigma_beta.md").read_text()

@@ -18,7 +18,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from fake_results import BETAS, LIKELIHOODS, make_results_tree  # noqa: E402
-from reconloss import figures, tables  # noqa: E402
+from reconloss import (  # noqa: E402
+    figures, figures_data, figures_evaluation, figures_helpers, figures_training, tables,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,10 +36,10 @@ def tree(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def digits(tree):
-    summary = figures.load_summary(tree / "tables" / "summary.csv")
+    summary = figures_data.load_summary(tree / "tables" / "summary.csv")
     df = summary[summary["dataset"] == "digits"].reset_index(drop=True)
-    likelihoods = figures.likelihood_order(df)
-    return df, likelihoods, figures.palette(likelihoods), figures.Runs(tree / "runs")
+    likelihoods = figures_helpers.likelihood_order(df)
+    return df, likelihoods, figures_helpers.palette(likelihoods), figures_data.Runs(tree / "runs")
 
 
 def draw(stem, digits, **settings):
@@ -51,17 +53,17 @@ def all_text(fig):
 
 
 def test_closest_beta_is_closest_on_a_log_scale():
-    assert figures.closest_beta([1.0, 10.0], 5.0) == 10.0  # linearly 1 is closer; on a log scale 10 is
-    assert figures.closest_beta([0.1, 1.0, 4.0], 1.0) == 1.0
-    assert figures.closest_beta([0.5, 2.0], 1.0) == 0.5  # a tie goes to the smaller β
-    assert figures.closest_beta([3.0], 100.0) == 3.0
+    assert figures_helpers.closest_beta([1.0, 10.0], 5.0) == 10.0  # linearly 1 is closer; on a log scale 10 is
+    assert figures_helpers.closest_beta([0.1, 1.0, 4.0], 1.0) == 1.0
+    assert figures_helpers.closest_beta([0.5, 2.0], 1.0) == 0.5  # a tie goes to the smaller β
+    assert figures_helpers.closest_beta([3.0], 100.0) == 3.0
 
 
 def test_parse_run_dir_reads_the_workflow_layout():
-    assert figures.parse_run_dir("results/runs/digits/continuous_bernoulli/beta~1e-05/seed~3") == (
+    assert figures_data.parse_run_dir("results/runs/digits/continuous_bernoulli/beta~1e-05/seed~3") == (
         "digits", "continuous_bernoulli", 1e-05, 3)
     with pytest.raises(ValueError):
-        figures.parse_run_dir("results/runs/digits/bernoulli")
+        figures_data.parse_run_dir("results/runs/digits/bernoulli")
 
 
 @pytest.mark.parametrize("stem", figures.FIGURES)
@@ -132,11 +134,11 @@ def test_reconstruction_sheet_uses_the_beta_closest_to_the_setting(digits):
 
 
 def test_reconstruction_sheet_in_colour(tree):
-    summary = figures.load_summary(tree / "tables" / "summary.csv")
+    summary = figures_data.load_summary(tree / "tables" / "summary.csv")
     df = summary[summary["dataset"] == "cifar10"].reset_index(drop=True)
-    liks = figures.likelihood_order(df)
-    fig = figures.fig_reconstructions(df, "cifar10", liks, figures.palette(liks), figures.Runs(tree / "runs"),
-                                      figures.DEFAULT_SETTINGS)
+    liks = figures_helpers.likelihood_order(df)
+    fig = figures_evaluation.fig_reconstructions(df, "cifar10", liks, figures_helpers.palette(liks),
+                                                 figures_data.Runs(tree / "runs"), figures.DEFAULT_SETTINGS)
     try:
         ax = next(ax for ax in fig.axes if ax.images)
         canvas = np.asarray(ax.images[0].get_array())
@@ -163,7 +165,7 @@ def test_divergence_map_counts_seeds_and_names_epochs(digits):
         # one stripe per seed, coloured by outcome: beta all diverged, bernoulli's largest β seed 0 collapsed
         rgb = np.asarray(ax.images[0].get_array())
         assert rgb.shape == (len(likelihoods), 2 * len(BETAS), 3)
-        colour = {k: np.array(v) for k, v in figures.OUTCOME_COLOURS.items()}
+        colour = {k: np.array(v) for k, v in figures_training.OUTCOME_COLOURS.items()}
         assert np.allclose(rgb[likelihoods.index("beta")], colour["diverged"])
         bern = likelihoods.index("bernoulli")
         assert np.allclose(rgb[bern, -2], colour["collapsed"]) and np.allclose(rgb[bern, -1], colour["ok"])
@@ -244,7 +246,7 @@ def test_placeholders_when_nothing_applies(tmp_path):
 
 def test_missing_run_directories_do_not_crash(tree, tmp_path):
     """A summary whose runs are gone (e.g. results copied without runs/) still gives every figure."""
-    summary = figures.load_summary(tree / "tables" / "summary.csv")
+    summary = figures_data.load_summary(tree / "tables" / "summary.csv")
     written = figures.make_figures(summary, tmp_path / "no-runs", tmp_path / "out", datasets=["digits"],
                                    settings={"formats": ["png"]})
     assert len(written) == len(figures.FIGURES)
@@ -263,7 +265,7 @@ def test_cli_writes_png_and_pdf_per_dataset(tree, tmp_path):
 
 
 def test_unknown_settings_are_refused(tree, tmp_path):
-    summary = figures.load_summary(tree / "tables" / "summary.csv")
+    summary = figures_data.load_summary(tree / "tables" / "summary.csv")
     with pytest.raises(ValueError, match="comparison_betta"):
         figures.make_figures(summary, tree / "runs", tmp_path, settings={"comparison_betta": 1})
     with pytest.raises(ValueError, match="unknown figures"):
@@ -291,4 +293,4 @@ def test_parameter_images_are_named_by_their_likelihood(digits):
         assert labels.count("mu") == 2 and "param" not in labels  # the two finished Gaussians
     finally:
         plt.close(fig)
-    assert figures.param_label({"likelihood": "x", "likelihood_name": "beta"}) == "mode"
+    assert figures_helpers.param_label({"likelihood": "x", "likelihood_name": "beta"}) == "mode"
