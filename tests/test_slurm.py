@@ -310,7 +310,8 @@ def test_an_injected_failure_is_reported_and_the_rest_of_the_grid_finishes(clust
         slurm_id = re.search(r"log: \S*/slurm_logs/\S*/(\d+)\.log", error).group(1)
         assert run.records[slurm_id]["JobState"] == "FAILED", run.records[slurm_id]
         block = error.split("Error in", 1)[0] if "Error in" in error else error
-        failed_runs |= {run_key(p) for p in re.findall(r"output: (\S+)", block)}
+        outputs = [p for line in re.findall(r"output: (.+)", block) for p in line.split(", ")]
+        failed_runs |= {run_key(p.strip()) for p in outputs}
     assert failed_runs == broken
     failed_jobs = [r for r in run.records.values() if r["JobState"] == "FAILED"]
     retries = cluster_grid["retries"]
