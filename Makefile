@@ -23,7 +23,7 @@ test: setup  ## unit tests and workflow tests on a tiny configuration
 	$(PY) -m pytest
 
 # The rules that only draw: `--allowed-rules` makes a missing result an error instead of a training.
-FIGURE_RULES := figures tables dataset_figures analytic
+FIGURE_RULES := figures tables dataset_figures analytic claims
 
 figures: setup  ## figures, tables and report from existing results, training nothing
 	$(SNAKEMAKE) --cores $(CORES) figures --allowed-rules $(FIGURE_RULES)
