@@ -6,7 +6,7 @@ CORES ?= all
 # Optional dependencies to install: `make setup EXTRAS=test,slurm` adds the SLURM executor plugin.
 EXTRAS ?= test
 
-.PHONY: setup run test figures report lint bench docs-figures clean config-show generate
+.PHONY: setup run test figures report lint bench docs-figures clean config-show generate study study-docs
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,6 +33,13 @@ docs-figures: figures  ## the README's small PNGs (docs/figures) from the defaul
 	$(PY) -m reconloss figures --summary results/tables/summary.csv --runs-root results/runs \
 	  --out-dir docs/figures --dataset digits \
 	  --settings '{"formats": ["png"], "dpi": 80, "only": ["reconstructions", "fid_vs_beta", "dynamic_range", "samples"]}'
+
+STUDY_CONFIG ?= configs/study.yaml
+study: setup  ## the MNIST and FashionMNIST study reduced for a CPU (hours; see configs/study.yaml)
+	$(SNAKEMAKE) --cores $(CORES) --configfile $(STUDY_CONFIG)
+
+study-docs: setup  ## docs/study/{dataset}/: figures, summary, best, claims, provenance of a finished study run
+	$(PY) -m reconloss study-docs --config $(STUDY_CONFIG) --results results --out docs/study
 
 CONFIG ?= config.yaml
 config-show: setup  ## the effective configuration of CONFIG (default config.yaml), each value with its source

@@ -493,6 +493,18 @@ CLAIMS = [
 ]
 
 
+def grid_specs(config):
+    """{label: {likelihood, options, train}} of an effective configuration, as the rules resolve labels."""
+    common = config.get("likelihood_options", {})
+    specs = {name: {"likelihood": name, "options": dict(common.get(name, {})), "train": {}}
+             for name in config["likelihoods"]}
+    for label, variant in config.get("variants", {}).items():
+        name = variant["likelihood"]
+        specs[label] = {"likelihood": name, "options": {**common.get(name, {}), **variant.get("options", {})},
+                        "train": dict(variant.get("train", {}))}
+    return specs
+
+
 def claims_frame(summary, specs=None):
     """One row per (dataset, claim), in the summary's dataset order."""
     import pandas as pd

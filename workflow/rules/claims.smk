@@ -1,6 +1,8 @@
 # The study's claims, each with a verdict computed from the summary table
 # (reconloss.claims): claims.{csv,md} for reading, claims.html for the report.
 
+from reconloss import claims as _claims  # torch-free
+
 # Its outputs, CLAIM_OUTPUTS, are listed in figures.smk beside the other tables.
 
 
@@ -25,16 +27,7 @@ rule claims:
     params:
         out_dir=subpath(output.csv, parent=True),
         # Each grid label's likelihood, options and train overrides: the fixed-σ claim reads σ from them.
-        specs=as_json(
-            {
-                label: {
-                    "likelihood": likelihood_spec(label)[0],
-                    "options": likelihood_spec(label)[1],
-                    "train": VARIANTS.get(label, {}).get("train", {}),
-                }
-                for label in LIKELIHOOD_LABELS
-            }
-        ),
+        specs=as_json(_claims.grid_specs(config)),
     conda:
         "../../envs/reconloss.yaml"
     log:
