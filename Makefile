@@ -6,7 +6,7 @@ CORES ?= all
 # Optional dependencies to install: `make setup EXTRAS=test,slurm` adds the SLURM executor plugin.
 EXTRAS ?= test
 
-.PHONY: setup run test figures report lint bench docs-figures clean config-show generate
+.PHONY: setup run test figures report lint bench docs-figures clean config-show generate study study-docs
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,7 +23,7 @@ test: setup  ## unit tests and workflow tests on a tiny configuration
 	$(PY) -m pytest
 
 # The rules that only draw: `--allowed-rules` makes a missing result an error instead of a training.
-FIGURE_RULES := figures tables dataset_figures analytic
+FIGURE_RULES := figures tables dataset_figures analytic claims
 
 figures: setup  ## figures, tables and report from existing results, training nothing
 	$(SNAKEMAKE) --cores $(CORES) figures --allowed-rules $(FIGURE_RULES)
@@ -33,6 +33,13 @@ docs-figures: figures  ## the README's small PNGs (docs/figures) from the defaul
 	$(PY) -m reconloss figures --summary results/tables/summary.csv --runs-root results/runs \
 	  --out-dir docs/figures --dataset digits \
 	  --settings '{"formats": ["png"], "dpi": 80, "only": ["reconstructions", "fid_vs_beta", "dynamic_range", "samples"]}'
+
+STUDY_CONFIG ?= configs/study.yaml
+study: setup  ## the MNIST and FashionMNIST study reduced for a CPU (hours; see configs/study.yaml)
+	$(SNAKEMAKE) --cores $(CORES) --configfile $(STUDY_CONFIG)
+
+study-docs: setup  ## docs/study/{dataset}/: figures, summary, best, claims, provenance of a finished study run
+	$(PY) -m reconloss study-docs --config $(STUDY_CONFIG) --results results --out docs/study
 
 CONFIG ?= config.yaml
 config-show: setup  ## the effective configuration of CONFIG (default config.yaml), each value with its source

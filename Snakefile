@@ -42,6 +42,7 @@ include: "workflow/rules/vae.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/analytic.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/claims.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -52,4 +53,5 @@ rule all:
         ANALYTIC_OUTPUTS,
         FIGURE_OUTPUTS,
         TABLE_OUTPUTS,
+        CLAIM_OUTPUTS,
     default_target: True

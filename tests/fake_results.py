@@ -157,3 +157,25 @@ def make_results_tree(root, datasets=("digits", "cifar10"), likelihoods=LIKELIHO
                             w.writerow(row)
                     metrics_paths.append(rdir / "metrics.json")
     return metrics_paths
+
+
+def summary_row(likelihood, beta, seed, fid=20.0, outcome="ok", dataset="mnist", likelihood_name=None, **metrics):
+    """One summary.csv row with the columns the claims read; a diverged run has no metrics."""
+    row = {"dataset": dataset, "likelihood": likelihood, "likelihood_name": likelihood_name or likelihood,
+           "beta": float(beta), "seed": int(seed), "status": "diverged" if outcome == "diverged" else "ok",
+           "outcome": outcome, "fid": fid, "black_level": 0.02, "white_level": 0.95, "param_black_level": 0.02,
+           "param_white_level": 0.95, "data_black_level": 0.0, "data_white_level": 1.0, "sigma_mean": math.nan,
+           "rmse": 0.1, "active_units": 5}
+    row.update(metrics)
+    if outcome == "diverged":
+        row.update({k: math.nan for k in row if k not in ("dataset", "likelihood", "likelihood_name", "beta",
+                                                            "seed", "status", "outcome", "data_black_level",
+                                                            "data_white_level")})
+    return row
+
+
+def fake_summary(rows):
+    """A summary table (pandas) from summary_row dicts, as tables.summary_frame would give."""
+    import pandas as pd
+
+    return pd.DataFrame(rows)

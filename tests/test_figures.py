@@ -225,6 +225,11 @@ def test_fid_lines_are_seed_means_with_min_max_bands(digits):
                     and np.allclose(line.get_ydata(), means.values))
         assert line.get_marker() not in ("x", "None")
         assert ax.get_xscale() == "log"
+        # the band spans the seeds: its edges are each β's lowest and highest FID
+        bands = [np.asarray(c.get_paths()[0].vertices) for c in ax.collections if c.get_paths()]
+        lo, hi = ok.groupby("beta")["fid"].min(), ok.groupby("beta")["fid"].max()
+        assert any(all(np.isclose(v[:, 1], lo[b]).any() and np.isclose(v[:, 1], hi[b]).any() for b in lo.index)
+                   for v in bands)
         # the learned-σ Gaussian diverged at the smallest β for one seed: its mean there is the other seed alone
         g = df[(df["likelihood"] == "gaussian_learned_global") & (df["status"] == "ok")].groupby("beta")["fid"].mean()
         assert len(g) == len(BETAS)

@@ -112,6 +112,10 @@ def test_cli_writes_every_format(grid, tmp_path):
     assert "diverged/runs" in md[0] and set(md[1]) <= set("|:-")
     beta_row = [cell.strip() for cell in next(line for line in md if "| beta " in line).split("|")]
     assert "2/2" in beta_row  # diverged/runs of the all-diverged likelihood
+    fixed_row = [cell.strip() for cell in next(line for line in md if "| gaussian_fixed " in line).split("|")]
+    assert "12 ± 2.8 (n=2)" in fixed_row  # β=1: seeds 10 and 14
+    cb_row = [cell.strip() for cell in next(line for line in md if "| continuous_bernoulli " in line).split("|")]
+    assert "5 (n=1)" in cb_row  # β=2: one seed finished, no spread
     tex = (out / "summary.tex").read_text()
     assert r"\begin{tabular}" in tex and r"gaussian\_fixed" in tex  # underscores escaped for LaTeX
     html = (out / "summary.html").read_text()

@@ -15,6 +15,8 @@ COMMANDS = {
     "analytic": ("reconloss.analytic", "figures and tables that need no training"),
     "tables": ("reconloss.tables", "summary and best-per-likelihood tables"),
     "figures": ("reconloss.figures", "the study's figures"),
+    "claims": ("reconloss.claims", "the study's claims, each with a computed verdict"),
+    "study-docs": ("reconloss.study_docs", "a finished run's figures, tables and provenance under docs/study"),
     "config-show": ("reconloss.config_check", "the effective configuration, each value with its source"),
     "generate": ("reconloss.generate", "regenerate the schema, README table and likelihood option table"),
 }

@@ -17,16 +17,20 @@ from reconloss.figures_helpers import (
 
 
 def _fid_panel(ax, df, likelihoods, colours, column, ylabel):
+    """Seed mean and min-max band per β (seaborn's lineplot: its estimator and errorbar do the seed statistics)."""
+    import seaborn as sns
     from matplotlib.lines import Line2D
 
     stats = seed_stats(df, column)
+    finished = df[(df["status"] == "ok") & df[column].notna()]
     handles = []
     for i, lik in enumerate(likelihoods):
-        s = stats[stats["likelihood"] == lik].sort_values("beta")
+        runs = finished[finished["likelihood"] == lik]
         marker = MARKERS[i % len(MARKERS)]
-        if len(s):
-            ax.plot(s["beta"], s["mean"], marker=marker, color=colours[lik], lw=1.8, ms=5)
-            ax.fill_between(s["beta"], s["min"], s["max"], color=colours[lik], alpha=0.18, lw=0)
+        if len(runs):
+            sns.lineplot(data=runs, x="beta", y=column, estimator="mean", errorbar=("pi", 100), marker=marker,
+                         color=colours[lik], lw=1.8, ms=5, mec=colours[lik], err_kws={"alpha": 0.18, "lw": 0},
+                         legend=False, ax=ax)
             label = lik
         else:
             label = f"{lik} (no finished run)"

@@ -137,7 +137,13 @@ def pd_isna(v):
 
 
 def _best_display(best):
+    """FID as 'mean ± std (n)' over the seeds of the best β; one seed: the value and n=1."""
     out = _display_frame(best)
+    out["fid"] = [
+        "" if pd_isna(f) else f"{f:.4g}" + ("" if pd_isna(sd) else f" ± {sd:.2g}") + f" (n={int(n)})"
+        for f, sd, n in zip(best["fid"], best["fid_std"], best["seeds_ok"])
+    ]
+    out = out.drop(columns=["fid_std"]).rename(columns={"fid": "fid (mean ± std over seeds)"})
     out["diverged"] = [f"{d}/{n}" for d, n in zip(best["diverged"], best["runs"])]
     return out.drop(columns=["runs"]).rename(columns={"diverged": "diverged/runs"})
 

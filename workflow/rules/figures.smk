@@ -2,7 +2,7 @@
 # `figures` target that rebuilds them (with the analytic ones) from results that
 # already exist, training nothing:
 #
-#   snakemake --cores all figures --allowed-rules figures tables dataset_figures analytic
+#   snakemake --cores all figures --allowed-rules figures tables dataset_figures analytic claims
 #
 # `--allowed-rules` takes every other rule out of the DAG, so a run that is
 # missing is an error naming its files, never a training (`make figures` types
@@ -32,6 +32,8 @@ FIGURE_OUTPUTS = [
     f"{FIGURE_DIR}/{stem}_{dataset}.{fmt}" for dataset in DATASETS for stem in FIGURE_STEMS for fmt in ("png", "pdf")
 ]
 TABLE_OUTPUTS = [f"{TABLE_DIR}/{name}.{fmt}" for name in ("summary", "best") for fmt in ("csv", "md", "tex", "html")]
+# Written by rule claims (claims.smk).
+CLAIM_OUTPUTS = [f"{TABLE_DIR}/claims.{fmt}" for fmt in ("csv", "md", "html")]
 
 
 # The report shows HTML inline and offers every other type as a download:
@@ -124,9 +126,10 @@ rule dataset_figures:
 
 
 rule figures:
-    """Target: every figure and table of the study, the analytic ones included."""
+    """Target: every figure and table of the study, the analytic ones and the claims included."""
     input:
         ANALYTIC_OUTPUTS,
         FIGURE_OUTPUTS,
         TABLE_OUTPUTS,
+        CLAIM_OUTPUTS,
     localrule: True
