@@ -166,6 +166,7 @@ def as_json(obj):
 
 
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/claims.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -197,7 +198,7 @@ def fabricated_workflow(tmp_path_factory):
         "datasets": datasets, "likelihoods": likelihoods, "betas": [f"{b:g}" for b in betas], "seeds": seeds,
         "figures": {"comparison_beta": 1.0}}))
     (work / "Snakefile").write_text(MINI_SNAKEFILE)
-    snakemake(work, "--cores", "2", "figures", *NEVER_TRAIN[:-1])
+    snakemake(work, "--cores", "2", "figures", *(r for r in NEVER_TRAIN if r != "analytic"))
     return work
 
 
