@@ -95,17 +95,21 @@ def _check_conv_shape(data_shape, channels):
 
 
 def build_networks(model_settings: dict, data_shape, latent_dim: int, out_channels: int):
-    """(encoder, decoder) for `model_settings` = {"arch", "hidden", "channels"}."""
+    """(encoder, decoder) for `model_settings` = {"arch", "hidden", "channels"}; keys left out take
+    reconloss.settings' defaults."""
+    from reconloss.settings import defaults
+
+    model_settings = {**defaults("model"), **model_settings}
     data_shape = tuple(int(s) for s in data_shape)
-    arch = model_settings.get("arch", "auto")
+    arch = model_settings["arch"]
     if arch == "auto":
         arch = choose_arch(data_shape)
-    hidden = tuple(model_settings.get("hidden", (256, 128)))
+    hidden = tuple(model_settings["hidden"])
     if arch == "mlp":
         return (MLPEncoder(data_shape, latent_dim, hidden),
                 MLPDecoder(data_shape, latent_dim, out_channels, hidden))
     if arch == "conv":
-        channels = tuple(model_settings.get("channels", (32, 64)))
+        channels = tuple(model_settings["channels"])
         return (ConvEncoder(data_shape, latent_dim, channels, hidden),
                 ConvDecoder(data_shape, latent_dim, out_channels, channels, hidden))
     raise ValueError(f"unknown arch {arch!r} (expected auto, mlp or conv)")
