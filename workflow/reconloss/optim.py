@@ -49,6 +49,21 @@ class Adam:
     def state_dict(self):
         return {"exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq, "steps": self.steps}
 
+    def member_state(self, k, names):
+        """Member k's slice of the state, keyed by parameter name (CPU copies): its checkpoint's part.
+        The step counts are shared by the members of a stack (they step together)."""
+        return {"exp_avg": {n: t[k].detach().cpu().clone() for n, t in zip(names, self.exp_avg, strict=True)},
+                "exp_avg_sq": {n: t[k].detach().cpu().clone() for n, t in zip(names, self.exp_avg_sq, strict=True)},
+                "steps": {n: float(t) for n, t in zip(names, self.steps, strict=True)}}
+
+    @torch.no_grad()
+    def load_member_state(self, k, state, names):
+        """Put member_state's slice back into member k (steps too: every member of a stack has the same)."""
+        for n, avg, avg_sq, steps in zip(names, self.exp_avg, self.exp_avg_sq, self.steps, strict=True):
+            avg[k].copy_(state["exp_avg"][n])
+            avg_sq[k].copy_(state["exp_avg_sq"][n])
+            steps.fill_(state["steps"][n])
+
     def load_state_dict(self, state):
         with torch.no_grad():
             for name in ("exp_avg", "exp_avg_sq", "steps"):

@@ -87,9 +87,10 @@ class StackedVAE:
         self.single = vaes[0]
         self.template.likelihood.forward = self.template.likelihood.nll  # what functional_call calls
         self._nll = vmap(lambda p, b, x, out: functional_call(self.template.likelihood, (p, b), (x, out)))
-
-    def _sub(self, tensors, prefix):
-        return {n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)}
+        # The likelihood's own (stacked) parameters and buffers under its own names, once: the
+        # tensors are updated in place, so these dicts stay valid for every step.
+        self._likelihood_state = tuple({n[len("likelihood."):]: t for n, t in d.items() if n.startswith("likelihood.")}
+                                       for d in (self.params, self.buffers))
 
     def loss(self, x, eps):
         """Per-member (loss, summed nll, summed kl), each (K,), of batches x (K, B, C, H, W), noise eps (K, B, L):
@@ -102,7 +103,7 @@ class StackedVAE:
             out = _stacked_layers(vae.decoder.net, "decoder.net", p, h)
         else:
             out = _stacked_layers(vae.decoder.net, "decoder.net", p, z).reshape(k, b, *vae.decoder.shape)
-        nll = self._nll(self._sub(p, "likelihood."), self._sub(self.buffers, "likelihood."), x, out)
+        nll = self._nll(*self._likelihood_state, x, out)
         kl = vae.kl(mu.reshape(k * b, -1), logvar.reshape(k * b, -1)).reshape(k, b)
         return (nll + self.betas[:, None] * kl).mean(dim=1), nll.sum(dim=1), kl.sum(dim=1)
 

@@ -176,21 +176,11 @@ def _train_stack(members, x, scale, data_shape, x01, epochs):
     if start > 0:
         for i, m in enumerate(members):
             stack.load_member_state(i, m.model)
-            with torch.no_grad():
-                for j, name in enumerate(names):
-                    engine.opt.exp_avg[j][i].copy_(m.optimizer["exp_avg"][name])
-                    engine.opt.exp_avg_sq[j][i].copy_(m.optimizer["exp_avg_sq"][name])
-        with torch.no_grad():
-            for j, name in enumerate(names):
-                engine.opt.steps[j].fill_(members[0].optimizer["steps"][name])
+            engine.opt.load_member_state(i, m.optimizer, names)
 
     def capture(i):
-        m = members[i]
-        m.model = stack.member_state(i)
-        m.optimizer = {"exp_avg": {n: engine.opt.exp_avg[j][i].detach().cpu().clone() for j, n in enumerate(names)},
-                       "exp_avg_sq": {n: engine.opt.exp_avg_sq[j][i].detach().cpu().clone()
-                                      for j, n in enumerate(names)},
-                       "steps": {n: float(engine.opt.steps[j]) for j, n in enumerate(names)}}
+        members[i].model = stack.member_state(i)
+        members[i].optimizer = engine.opt.member_state(i, names)
 
     for i in range(len(members)):
         capture(i)
