@@ -1,6 +1,5 @@
 """Bad configurations stop before any job runs, naming the key and the allowed values."""
 
-import time
 
 import pytest
 from workflow_helpers import copy_workflow, load_config, snakemake, write_config
@@ -85,16 +84,15 @@ def test_bad_configuration_stops_at_plan_time_briefly_naming_the_key(workdir, tm
         else:
             node[key] = value
     path = write_config(tmp_path / "config.yaml", config)
-    start = time.perf_counter()
     proc = snakemake(workdir, "-n", "--executor", "local", "--configfile", str(path), check=False)
-    seconds = time.perf_counter() - start
     message = proc.stdout + proc.stderr
     assert proc.returncode != 0, message
     for fragment in expected:
         assert fragment in message, f"{fragment!r} missing from:\n{message}"
     assert len(message.strip().splitlines()) <= 12, message
     assert "Traceback" not in message and "$defs" not in message, message
-    assert seconds < 3.0, f"took {seconds:.1f} s"
+    # How fast it stops is a figure of benchmarks/bench_plan.py, not an assertion; that the check
+    # imports no torch is tests/test_settings.py's.
     assert not (workdir / "results").exists(), "a rejected configuration must not start any job"
 
 
