@@ -129,8 +129,9 @@ class Data:
     raw_dir: str = setting("results/data/raw", "where downloaded archives are kept")
     test_fraction: float = setting(0.2, "digits only: held-out share", exclusive_minimum=0, exclusive_maximum=1)
     split_seed: int = setting(0, "digits only: seed of the train/test split", minimum=0)
-    mirrors: dict[str, list[str]] = setting({}, "dataset -> base URLs (http(s):// or file://) tried instead of "
-                                                "torchvision's own", pattern=r"^(https?|file)://", min_items=1, keys="dataset",
+    mirrors: dict[str, list[str]] = setting({}, "dataset -> base URLs (http(s):// or file://) or local folders "
+                                                "(relative to the working directory) tried instead of torchvision's own",
+                                            pattern=r"^((https?|file)://|[^:]*$)", min_items=1, keys="dataset",
                                             example='mnist: ["file:///data/MNIST/raw/"]')
 
 
