@@ -299,3 +299,14 @@ def test_parameter_images_are_named_by_their_likelihood(digits):
     finally:
         plt.close(fig)
     assert figures_helpers.param_label({"likelihood": "x", "likelihood_name": "beta"}) == "mode"
+
+
+def test_log_axis_minor_labels_follow_the_leading_digit_below_one_too():
+    """0.2 and 0.3 are labelled as 20 and 30 are (a σ axis within one decade below 1 had no labels)."""
+    from reconloss.figures_helpers import plain_log_ticks
+
+    fig, ax = plt.subplots()
+    plain_log_ticks(ax.yaxis)
+    fmt = ax.yaxis.get_minor_formatter()
+    assert [fmt(v, 0) for v in (0.2, 0.3, 0.4, 0.5, 20.0, 70.0)] == ["0.2", "0.3", "", "0.5", "20", ""]
+    plt.close(fig)

@@ -210,7 +210,8 @@ def fig_dynamic_range(df, dataset, likelihoods, colours, runs, settings):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), sharex=True)
+    # tall enough for the legend beside the panels: with two dozen likelihoods it would squash them
+    fig, axes = plt.subplots(1, 2, figsize=(11, max(4.3, 0.24 * len(likelihoods) + 1.8)), sharex=True)
     handles = []
     panels = [("black_level", "data_black_level", "black level: mean reconstruction\non black data pixels"),
               ("white_level", "data_white_level", "white level: mean reconstruction\non white data pixels")]

@@ -122,7 +122,8 @@ def plain_log_ticks(axis):
 
     fmt = FuncFormatter(lambda v, _: f"{v:g}")
     axis.set_major_formatter(fmt)
-    axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "1235" else ""))
+    # minor ticks labelled at leading digits 1, 2, 3, 5 (0.2 as well as 20: the digit, not the text, decides)
+    axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if v > 0 and f"{v:.0e}"[0] in "1235" else ""))
 
 
 def beta_axis(ax, betas):

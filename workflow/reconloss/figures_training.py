@@ -91,6 +91,7 @@ def fig_sigma(df, dataset, likelihoods, colours, runs, settings):
     import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.colors import LogNorm
+    from matplotlib.ticker import MaxNLocator
 
     traces = {}  # likelihood -> list of (row, log)
     for _, row in df.iterrows():
@@ -116,7 +117,8 @@ def fig_sigma(df, dataset, likelihoods, colours, runs, settings):
         for row, log in traces[lik]:
             colour = cmap(norm(row["beta"])) if norm else cmap(0.4)
             ls = styles[seeds.index(row["seed"]) % len(styles)]
-            ax.plot(log["epoch"], log["sigma_mean"], color=colour, ls=ls, lw=1.5)
+            # a marker per epoch: a one-epoch run is a point, which a line alone would not draw
+            ax.plot(log["epoch"], log["sigma_mean"], color=colour, ls=ls, lw=1.5, marker="o", ms=3)
             if row["status"] == "diverged" and len(log):
                 ax.plot(log["epoch"].iloc[-1], log["sigma_mean"].iloc[-1], marker="x", mew=2, ms=8, color="red")
             elif finite(row.get("rmse")) and len(log):
@@ -127,6 +129,12 @@ def fig_sigma(df, dataset, likelihoods, colours, runs, settings):
         plain_log_ticks(ax.yaxis)
         ax.set_title(lik, fontsize=10)
         ax.set_xlabel("epoch")
+        last = max((int(log["epoch"].max()) for _, log in traces[lik] if len(log)), default=1)
+        if last <= 10:  # few epochs: one tick each (a single epoch would otherwise get ticks at 0.96, 0.98, ...)
+            ax.set_xticks(range(1, last + 1))
+            ax.set_xlim(0.5, last + 0.5)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, which="both", alpha=0.25)
     for ax in axes[:, 0]:
         ax.set_ylabel("σ (pixel-intensity units,\nmean over pixels)")
