@@ -35,11 +35,14 @@ docs-figures: figures  ## the README's small PNGs (docs/figures) from the defaul
 	  --settings '{"formats": ["png"], "dpi": 80, "only": ["reconstructions", "fid_vs_beta", "dynamic_range", "samples"]}'
 
 STUDY_CONFIG ?= configs/study.yaml
-study: setup  ## the MNIST and FashionMNIST study reduced for a CPU (hours; see configs/study.yaml)
-	$(SNAKEMAKE) --cores $(CORES) --configfile $(STUDY_CONFIG)
+# Offline: make study STUDY_CONFIG="configs/study.yaml configs/offline-mirrors.yaml" (likewise study-docs).
+study: setup  ## the MNIST and FashionMNIST study sized for a CPU (see configs/study.yaml); records its wall time
+	@mkdir -p results && start=$$(date +%s) && \
+	$(SNAKEMAKE) --cores $(CORES) --configfile $(STUDY_CONFIG) && \
+	printf '{"started": %s, "finished": %s, "cores": "%s"}\n' $$start $$(date +%s) "$(CORES)" > results/study_wall.json
 
 study-docs: setup  ## docs/study/{dataset}/: figures, summary, best, claims, provenance of a finished study run
-	$(PY) -m reconloss study-docs --config $(STUDY_CONFIG) --results results --out docs/study
+	$(PY) -m reconloss study-docs --config $(STUDY_CONFIG) --results results --out docs/study --readme README.md
 
 CONFIG ?= config.yaml
 config-show: setup  ## the effective configuration of CONFIG (default config.yaml), each value with its source

@@ -37,6 +37,36 @@ def test_study_docs_writes_and_regenerates_the_reader_files(tiny_workflow_run, t
     prov = json.loads((folder / "provenance.json").read_text())
     assert prov["config"]["train"]["epochs"] == 2 and prov["versions"]["torch"] and prov["versions"]["snakemake"]
     assert prov["wall_time"]["dataset_stages"]["train"] > 0 and "tables" in prov["wall_time"]["shared"]
+    assert prov["wall_time"]["elapsed"] is None  # the tiny run was not started by `make study`
+    (tiny_workflow_run / "results/study_wall.json").write_text('{"started": 100, "finished": 160, "cores": "2"}')
+    try:
+        study_docs.main(args)
+    finally:
+        (tiny_workflow_run / "results/study_wall.json").unlink()
+    prov = json.loads((folder / "provenance.json").read_text())
+    assert prov["wall_time"]["elapsed"]["seconds"] == 60
     first = {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix != ".json"}
     study_docs.main(args)
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix != ".json"} == first
+
+
+def test_claims_link_their_figures_and_the_readme_block_is_rewritten(tiny_workflow_run, tmp_path):
+    out, readme = tmp_path / "docs" / "study", tmp_path / "README.md"
+    readme.write_text(f"# intro\n{study_docs.README_BEGIN}\nstale\n{study_docs.README_END}\n## after\n")
+    args = ["--config", str(tiny_workflow_run / "configs/test.yaml"), "--results",
+            str(tiny_workflow_run / "results"), "--out", str(out)]
+    study_docs.main(args + ["--readme", str(readme)])
+    assert set(claims.CLAIM_FIGURES) == {c for c, *_ in claims.CLAIMS}
+    for claim_id, stem in claims.CLAIM_FIGURES.items():  # every linked figure exists beside claims.md
+        assert (out / "digits" / f"{stem}_digits.png").is_file(), claim_id
+    md = (out / "digits" / "claims.md").read_text()
+    assert "[fid_vs_beta](fid_vs_beta_digits.png)" in md and "[divergence](divergence_digits.png)" in md
+    text = readme.read_text()
+    assert "stale" not in text and text.startswith("# intro\n") and text.endswith(f"{study_docs.README_END}\n## after\n")
+    verdicts = pd.read_csv(tiny_workflow_run / "results/tables/claims.csv").set_index("claim")["verdict"]
+    row = next(line for line in text.splitlines() if line.startswith("| No likelihood has the best FID"))
+    assert f"**{verdicts['no_single_winner']}** ([figure](docs/study/digits/fid_vs_beta_digits.png))" in row
+    assert "[digits numbers](docs/study/digits/claims.md)" in text
+    (tmp_path / "bare.md").write_text("# no markers\n")
+    with pytest.raises(ValueError, match="lacks the markers"):
+        study_docs.main(args + ["--readme", str(tmp_path / "bare.md")])

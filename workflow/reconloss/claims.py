@@ -424,6 +424,19 @@ CLAIMS = [
      no_single_winner),
 ]
 
+#: The figure (reconloss.figures stem) where a reader sees each claim's evidence.
+CLAIM_FIGURES = {
+    "cb_param_vs_mean": "reconstructions",
+    "cb_dynamic_range": "dynamic_range",
+    "best_fid": "fid_bernoulli_vs_cb",
+    "robustness_to_beta": "fid_bernoulli_vs_cb",
+    "fid_vs_desaturation": "dynamic_range",
+    "fixed_sigma_is_beta": "fid_vs_beta",
+    "optimal_sigma_pixel_vs_image": "divergence",
+    "learned_sigma_tracks_error": "sigma",
+    "no_single_winner": "fid_vs_beta",
+}
+
 
 def grid_specs(config):
     """{label: {likelihood, options, train}} of an effective configuration, as the rules resolve labels."""
