@@ -17,7 +17,7 @@ from workflow_helpers import REPO
 
 from reconloss import config_check, generate, settings
 
-CONFIGS = ["config.yaml", "configs/test.yaml", "configs/paper.yaml"]
+CONFIGS = ["config.yaml", "configs/test.yaml", "configs/paper.yaml", "configs/study.yaml"]
 
 
 def test_committed_schema_is_generated_from_the_settings():
@@ -151,3 +151,15 @@ def test_config_show_rejects_a_bad_configuration(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "reconloss", "config-show", str(bad)], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "evaluate.n_image" in proc.stderr and "did you mean 'n_images'" in proc.stderr
+
+
+def test_the_study_configuration_with_offline_mirrors_is_valid_and_a_local_folder_is_a_mirror():
+    """configs/study.yaml + configs/offline-mirrors.yaml is what `make study` ran offline (README)."""
+    from reconloss import study_docs
+
+    config = study_docs.load_config([REPO / "configs/study.yaml", REPO / "configs/offline-mirrors.yaml"])
+    assert config["data"]["mirrors"] == {"mnist": ["../shared/data/MNIST/raw/"],
+                                         "fashion_mnist": ["../shared/data/FashionMNIST/raw/"]}
+    assert config["train"]["epochs"] == 1 and len(config["seeds"]) >= 2 and len(config["betas"]) >= 5
+    bad = {**yaml.safe_load((REPO / "configs/study.yaml").read_text()), "data": {"mirrors": {"mnist": ["ftp://x/"]}}}
+    assert any("data.mirrors.mnist[0]" in str(e) for e in config_check.check(bad))
