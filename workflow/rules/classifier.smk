@@ -15,7 +15,7 @@ rule classifier:
         "results/logs/classifier/{dataset}.log",
     benchmark:
         "results/benchmarks/classifier/{dataset}.tsv"
-    threads: 2
+    threads: CLASSIFIER_THREADS
     # First after the data: every evaluation waits for it, and it would otherwise run last, alone.
     priority: 10
     resources:
