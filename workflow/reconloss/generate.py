@@ -71,12 +71,22 @@ def schema_text() -> str:
     return yaml.safe_dump(S.schema(), sort_keys=False, width=120, allow_unicode=True)
 
 
+def replace_marked(text: str, begin: str, end: str, body: str, where: str) -> str:
+    """text with what lies between the markers begin and end replaced by body (ending in a newline);
+    a ValueError names `where` when a marker is missing. Every generated block of a committed file goes
+    through here (this module's settings table, study_docs' claims table)."""
+    if begin not in text or end not in text:
+        raise ValueError(f"{where} lacks the markers {begin} ... {end}")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}{end}{tail}"
+
+
 def readme_text(readme: str) -> str:
-    if BEGIN not in readme or END not in readme:
-        raise SystemExit(f"README.md lacks the markers {BEGIN} ... {END}")
-    head, rest = readme.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{S.markdown_table()}\n{END}{tail}"
+    try:
+        return replace_marked(readme, BEGIN, END, S.markdown_table() + "\n", "README.md")
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
 
 
 def main(argv=None) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from reconloss import claims, config_check, tables
+from reconloss import claims, config_check, generate, tables
 from reconloss.figures import FIGURES
 from reconloss.io import atomic_path
 
@@ -94,7 +94,7 @@ def provenance(config, config_files, results, dataset, repo):
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo)) if commit else None,
         "versions": {p: _version(p) for p in ("torch", "snakemake", "reconloss")},
         "device": {"train": config["train"]["device"], "evaluate": config["evaluate"]["device"],
-                   "cpu": _cpu_model(), "cpu_count": __import__("os").cpu_count(), "machine": platform.machine(),
+                   "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
                    "python": platform.python_version()},
         "wall_time": {**job_seconds(Path(results) / "benchmarks", dataset), "elapsed": elapsed(results)},
     }
@@ -128,10 +128,11 @@ def readme_block(frames, out, readme_dir):
     datasets = list(frames)
     head = "| claim | " + " | ".join(DATASET_TITLES.get(d, d) for d in datasets) + " |"
     lines = [head, "|" + " --- |" * (len(datasets) + 1)]
+    verdicts = {d: frames[d].set_index("claim")["verdict"] for d in datasets}
     for claim_id, statement, *_ in claims.CLAIMS:
         cells = []
         for d in datasets:
-            verdict = frames[d].set_index("claim").loc[claim_id, "verdict"]
+            verdict = verdicts[d][claim_id]
             figure = Path(out) / d / f"{claims.CLAIM_FIGURES[claim_id]}_{d}.png"
             cells.append(f"**{verdict}** ({_link('figure', figure, readme_dir)})")
         lines.append(f"| {statement} | " + " | ".join(cells) + " |")
@@ -142,12 +143,7 @@ def readme_block(frames, out, readme_dir):
 
 def update_readme(readme, block):
     """Replace the text between the study-claims markers of the README; an error names missing markers."""
-    text = Path(readme).read_text()
-    if README_BEGIN not in text or README_END not in text:
-        raise ValueError(f"{readme} lacks the markers {README_BEGIN} ... {README_END}")
-    head, rest = text.split(README_BEGIN, 1)
-    tail = rest.split(README_END, 1)[1]
-    _write(readme, f"{head}{README_BEGIN}\n{block}{README_END}{tail}")
+    _write(readme, generate.replace_marked(Path(readme).read_text(), README_BEGIN, README_END, block, str(readme)))
 
 
 def study_docs(config_files, results, out, repo=".", readme=None):
