@@ -171,7 +171,8 @@ def _total_cores():
         return None
 
 
-CLASSIFIER_THREADS = 2 if _total_cores() is None or _total_cores() > 2 else 1
+TOTAL_CORES = _total_cores()
+CLASSIFIER_THREADS = 2 if TOTAL_CORES is None or TOTAL_CORES > 2 else 1
 
 
 def mem_mb(base):
