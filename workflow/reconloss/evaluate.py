@@ -31,6 +31,17 @@ on the test set):
 - sample_spread: per-pixel std over the fid_samples decoded prior samples (expected
   values), averaged over pixels.
 - sigma_mean: lik.stats' sigma_mean averaged over the test set, null without one.
+- sharpness_data, sharpness_mean, sharpness_param: mean squared difference between
+  neighbouring pixels (reconloss.levels.sharpness_sum) of the test images, of their
+  expected-value and of their parameter-image reconstructions: a parameter image
+  sharper than the data it reconstructs is over-sharpened.
+- fid_stretched, fid_squeezed: the sample FID of the same decoded expected values
+  with only their levels changed (reconloss.levels): stretched from the run's own
+  reconstruction range (recon_p01..recon_p99) onto the data's (data_p01..data_p99),
+  and squeezed from [0, 1] into the range a default continuous Bernoulli's expected
+  value can reach (0.1085..0.8915). They tell whether FID sees desaturation.
+- loss_trend, sigma_trend: how much the training loss and log σ still moved per epoch
+  over the last epochs of log.csv (reconloss.settling); null with too few epochs.
 - outcome: ok, collapsed or diverged (reconloss.outcome); status stays training's.
 
 Randomness (posterior samples, dequantization noise, prior samples) comes from
@@ -52,6 +63,8 @@ import torch
 from reconloss import io, packs
 from reconloss.bits import bits_per_dim, dequantize, importance_weighted  # noqa: F401 (tests use both)
 from reconloss.device import resolve_device
+from reconloss.levels import cb_mean_range, remap, sharpness_sum
+from reconloss.settling import read_trends
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +74,8 @@ METRIC_KEYS = ["nll", "kl", "elbo", "bpd", "iw_ll", "iw_bpd", "fid", "fid_param"
                "mse_param", "rmse", "black_level", "white_level", "param_black_level", "param_white_level",
                "data_black_level", "data_white_level", "recon_p01", "recon_p99", "data_p01", "data_p99",
                "mass_outside", "active_units", "sample_spread", "sigma_mean", "fid_inception",
-               "fid_inception_recon"]
+               "fid_inception_recon", "sharpness_data", "sharpness_mean", "sharpness_param", "fid_stretched",
+               "fid_squeezed", "loss_trend", "sigma_trend"]
 ACTIVE_THRESHOLD = 0.01
 WHITE = 0.99
 
@@ -163,6 +177,11 @@ def base_row(settings, status, classifier_dir):
     }
 
 
+def with_trends(row, run_dir):
+    """The row with loss_trend and sigma_trend of the run's log.csv (reconloss.settling)."""
+    return {**row, **read_trends(Path(run_dir) / "log.csv")}
+
+
 def data_range_of(settings):
     """train.data_range of a run (1 where it is not set): x = k / scale * data_range."""
     return float(((settings.get("train") or {}).get("data_range")) or 1.0)
@@ -203,7 +222,8 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
 
     # --- test pass on the data as trained: NLL/KL, reconstructions, latents ------------
     g_post = _gen(device, seed, "posterior")
-    keys = ("nll", "kl", "se_mean", "se_param", "black", "white", "param_black", "param_white", "outside")
+    keys = ("nll", "kl", "se_mean", "se_param", "black", "white", "param_black", "param_white", "outside",
+            "sharp_data", "sharp_mean", "sharp_param")
     sums = dict.fromkeys(keys, 0.0)
     counts = {"black": 0, "white": 0}
     sigma_sum, sigma_n, gaussian = 0.0, 0, hasattr(lik, "normal")
@@ -224,6 +244,8 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
         rec, par = lik.mean(out_mu) / rng, lik.param_image(out_mu) / rng
         sums["se_mean"] += float((rec - x01).double().square().sum())
         sums["se_param"] += float((par - x01).double().square().sum())
+        for key, img in (("data", x01), ("mean", rec), ("param", par)):
+            sums["sharp_" + key] += sharpness_sum(img)
         if gaussian:
             sums["outside"] += mass_outside(lik, out_mu, x, rng)
         black, white = xi == 0, x01 >= WHITE
@@ -243,6 +265,8 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
     m["elbo"] = -(m["nll"] + m["kl"])
     m["mse_mean"], m["mse_param"] = sums["se_mean"] / (n * d), sums["se_param"] / (n * d)
     m["rmse"] = math.sqrt(m["mse_mean"])
+    for key in ("data", "mean", "param"):
+        m["sharpness_" + key] = sums["sharp_" + key] / n
     m["mass_outside"] = sums["outside"] / (n * d) if gaussian else None
     for key in ("", "param_"):
         m[key + "black_level"] = sums[key + "black"] / counts["black"] if counts["black"] else None
@@ -268,6 +292,10 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
     n_s = int(ev["fid_samples"])
     keep = max(int(ev["n_images"]), int(ev["n_sample_grid"]))
     sample_feats, param_feats, kept, inc_samples = [], [], [], []
+    # Level interventions (reconloss.levels): the same samples, only their levels changed.
+    interventions = {"stretched": ((m["recon_p01"], m["recon_p99"]), (m["data_p01"], m["data_p99"])),
+                     "squeezed": ((0.0, 1.0), cb_mean_range())}
+    level_feats = {key: [] for key in interventions}
     s_sum = s_sq = 0.0
     for i in range(0, n_s, bs):
         z = torch.randn((min(bs, n_s - i), vae.latent_dim), device=device, generator=g_prior)
@@ -277,6 +305,10 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
         s_sq = s_sq + s.double().square().sum(0)
         sample_feats.append(extractor(s).float().cpu())
         param_feats.append(extractor(lik.param_image(out) / rng).float().cpu())
+        for key, (src, dst) in interventions.items():
+            changed = remap(s, src, dst)
+            if changed is not None:
+                level_feats[key].append(extractor(changed).float().cpu())
         if sum(len(t) for t in kept) < keep:
             kept.append(s.float().cpu())
         if inception is not None:
@@ -286,6 +318,8 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
     m["fid"] = _fid_or_none(torch.cat(sample_feats) if sample_feats else None, *test_stats, "sample FID")
     m["fid_param"] = _fid_or_none(torch.cat(param_feats) if param_feats else None, *test_stats,
                                   "parameter-image sample FID")
+    for key, feats in level_feats.items():
+        m["fid_" + key] = _fid_or_none(torch.cat(feats) if feats else None, *test_stats, f"{key} sample FID")
     if n_s > 1:
         var = (s_sq - s_sum.square() / n_s) / (n_s - 1)
         m["sample_spread"] = float(var.clamp_min(0).sqrt().mean())
@@ -387,6 +421,7 @@ def evaluate_run(data_path, run_dir, classifier_dir, settings, shared=None) -> d
 
     from reconloss.train import load_trained
 
+    row = with_trends(row, run_dir)
     torch.distributions.Distribution.set_default_validate_args(False)
     shared = shared or _load_shared(data_path, classifier_dir, ev)
     torch.manual_seed(int(settings.get("seed", 0)))

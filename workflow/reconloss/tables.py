@@ -25,7 +25,8 @@ METRIC_COLUMNS = [
     "nll", "kl", "elbo", "iw_ll", "iw_bpd", "iw_k", "fid_param", "fid_recon", "fid_samples",
     "mse_mean", "mse_param", "rmse", "sigma_mean", "black_level", "white_level", "param_black_level",
     "param_white_level", "data_black_level", "data_white_level", "recon_p01", "recon_p99", "data_p01",
-    "data_p99", "mass_outside", "active_units", "sample_spread", "feature_dim",
+    "data_p99", "mass_outside", "active_units", "sample_spread", "feature_dim", "sharpness_data",
+    "sharpness_mean", "sharpness_param", "fid_stretched", "fid_squeezed", "loss_trend", "sigma_trend",
 ]
 #: In metrics.json but not in the summary: bpd, the k-sample ELBO's bits, would be a second,
 #: looser bits/dim column beside iw_bpd.
