@@ -6,7 +6,7 @@ CORES ?= all
 # Optional dependencies to install: `make setup EXTRAS=test,slurm` adds the SLURM executor plugin.
 EXTRAS ?= test
 
-.PHONY: setup run test figures report lint bench docs-figures clean config-show generate study study-docs
+.PHONY: setup run test figures report lint bench docs-figures clean config-show generate study study-docs claims
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,7 +23,7 @@ test: setup  ## unit tests and workflow tests on a tiny configuration
 	$(PY) -m pytest
 
 # The rules that only draw: `--allowed-rules` makes a missing result an error instead of a training.
-FIGURE_RULES := figures tables dataset_figures analytic claims
+FIGURE_RULES := figures tables dataset_figures analytic claims_table
 
 figures: setup  ## figures, tables and report from existing results, training nothing
 	$(SNAKEMAKE) --cores $(CORES) figures --allowed-rules $(FIGURE_RULES)
@@ -43,6 +43,16 @@ study: setup  ## the MNIST and FashionMNIST study sized for a CPU (see configs/s
 
 study-docs: setup  ## docs/study/{dataset}/: figures, summary, best, claims, provenance of a finished study run
 	$(PY) -m reconloss study-docs --config $(STUDY_CONFIG) --results results --out docs/study --readme README.md
+
+CLAIMS_CONFIG ?= configs/claims.yaml
+# A cut-down run caps every claim run's epochs: make claims CLAIMS_MAX_EPOCHS=2
+CLAIMS_MAX_EPOCHS ?=
+claims: setup  ## the runs that decide the claims and their verdicts (configs/claims.yaml); records its wall time
+	@mkdir -p results/claims && start=$$(date +%s) && \
+	printf 'claims: {max_epochs: %s}\n' "$(or $(CLAIMS_MAX_EPOCHS),null)" > results/claims/max_epochs.yaml && \
+	$(SNAKEMAKE) --cores $(CORES) claims --configfile $(CLAIMS_CONFIG) results/claims/max_epochs.yaml && \
+	printf '{"started": %s, "finished": %s, "cores": "%s", "max_epochs": "%s"}\n' $$start $$(date +%s) \
+	  "$(CORES)" "$(CLAIMS_MAX_EPOCHS)" > results/claims/wall.json
 
 CONFIG ?= config.yaml
 config-show: setup  ## the effective configuration of CONFIG (default config.yaml), each value with its source

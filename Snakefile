@@ -43,15 +43,15 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/analytic.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/claims.smk"
+include: "workflow/rules/claim_runs.smk"
 
 
 report: "workflow/report/workflow.rst"
 
 
+# A configuration of claims alone (`likelihoods: []`) has no grid: its default target is the claims.
 rule all:
     input:
         ANALYTIC_OUTPUTS,
-        FIGURE_OUTPUTS,
-        TABLE_OUTPUTS,
-        CLAIM_OUTPUTS,
+        CLAIMS_TARGET if GRID_EMPTY else [FIGURE_OUTPUTS, TABLE_OUTPUTS, CLAIM_OUTPUTS],
     default_target: True

@@ -165,8 +165,12 @@ def summary_row(likelihood, beta, seed, fid=20.0, outcome="ok", dataset="mnist",
            "beta": float(beta), "seed": int(seed), "status": "diverged" if outcome == "diverged" else "ok",
            "outcome": outcome, "fid": fid, "black_level": 0.02, "white_level": 0.95, "param_black_level": 0.02,
            "param_white_level": 0.95, "data_black_level": 0.0, "data_white_level": 1.0, "sigma_mean": math.nan,
-           "rmse": 0.1, "active_units": 5}
+           "rmse": 0.1, "active_units": 5, "kl": 20.0, "mse_mean": 0.02, "recon_p01": 0.0, "recon_p99": 0.97,
+           "sharpness_data": 0.05, "sharpness_mean": 0.03, "sharpness_param": 0.04, "loss_trend": 0.001,
+           "sigma_trend": 0.001, "epochs": 20, "diverged_epoch": math.nan}
     row.update(metrics)
+    for key in ("fid_param", "fid_recon", "fid_stretched", "fid_squeezed"):
+        row.setdefault(key, row["fid"])
     if outcome == "diverged":
         row.update({k: math.nan for k in row if k not in ("dataset", "likelihood", "likelihood_name", "beta",
                                                             "seed", "status", "outcome", "data_black_level",

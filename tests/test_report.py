@@ -32,7 +32,7 @@ FIGURE_LABELS = {  # the `figure` labels figures.smk gives each figure in the re
     "divergence": "Divergence map",
     "sigma": "Learned and predicted sigma over training",
 }
-NEVER_TRAIN = ["--allowed-rules", "figures", "tables", "dataset_figures", "analytic", "claims"]
+NEVER_TRAIN = ["--allowed-rules", "figures", "tables", "dataset_figures", "analytic", "claims_table"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--hide-scrollbars", "--virtual-time-budget=10000"]
@@ -262,7 +262,7 @@ def test_figures_target_trains_nothing(tiny, tmp_path):
 
     args = ["figures", "--cores", "2", "--configfile", "configs/test.yaml", *NEVER_TRAIN]
     planned = planned_jobs(snakemake(work, "-n", *args))
-    assert set(planned) <= {"tables", "dataset_figures", "figures", "analytic", "claims"}, planned
+    assert set(planned) <= {"tables", "dataset_figures", "figures", "analytic", "claims_table"}, planned
     assert planned.get("tables") == 1 and planned.get("dataset_figures") == len(config["datasets"])
     figures = [work / f"results/figures/{stem}_{d}.png" for stem in FIGURES for d in config["datasets"]]
     before = {p: p.stat().st_mtime_ns for p in figures}

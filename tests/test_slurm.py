@@ -291,7 +291,7 @@ def test_jobs_are_grouped_as_the_profile_says(cluster_grid):
     """
     run = cluster_grid["fixed"]
     comments = sorted(record["Comment"] for record in run.records.values())
-    assert comments == sorted([f"rule_{GROUP}_evaluate_train", "rule_summary_claims_dataset_figures_tables"])
+    assert comments == sorted([f"rule_{GROUP}_evaluate_train", "rule_summary_claims_table_dataset_figures_tables"])
     assert all(record["JobState"] == "COMPLETED" for record in run.records.values())
 
 
@@ -339,7 +339,7 @@ def test_the_rerun_after_the_fix_runs_only_what_is_missing(cluster_grid):
     after_fix = dict(cluster_grid["after_fix"])
     assert after_fix.pop("train") == n_broken and after_fix.pop("evaluate") == n_broken, after_fix
     # what aggregates over all runs, and nothing upstream (data, classifier, analytic)
-    assert set(after_fix) <= {"tables", "dataset_figures", "claims", "figures", "all"}, after_fix
+    assert set(after_fix) <= {"tables", "dataset_figures", "claims_table", "figures", "all"}, after_fix
     assert cluster_grid["fixed"].proc.returncode == 0, cluster_grid["fixed"].text
     assert cluster_grid["nothing_left"] == {}
 

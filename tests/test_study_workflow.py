@@ -14,12 +14,13 @@ pytestmark = pytest.mark.workflow
 def test_claims_has_one_row_per_claim_and_dataset(tiny_workflow_run):
     frame = pd.read_csv(tiny_workflow_run / "results/tables/claims.csv")
     config = load_config(tiny_workflow_run / "configs/test.yaml")
-    pairs = {(d, c) for d in config["datasets"] for c, *_ in claims.CLAIMS}
+    pairs = {(d, c.id) for d in config["datasets"] for c in claims.CLAIMS}
     assert set(zip(frame["dataset"], frame["claim"])) == pairs and len(frame) == len(pairs)
     assert set(frame["verdict"]) <= set(claims.VERDICTS)
     by = frame.set_index("claim")["verdict"]
     # one seed, no Bernoulli, no fixed-σ variant: these cannot be tested on the tiny grid
-    assert by["best_fid"] == "not tested" and by["fixed_sigma_is_beta"] == "not tested"
+    assert by["best_fid_similar"] == "not tested" and by["fixed_sigma_is_beta"] == "not tested"
+    assert by["cb_param_vs_mean"] == "inconclusive"  # one seed: no spread to judge by
     assert (tiny_workflow_run / "results/tables/claims.md").read_text().startswith("# Claims")
 
 
@@ -56,16 +57,16 @@ def test_claims_link_their_figures_and_the_readme_block_is_rewritten(tiny_workfl
     args = ["--config", str(tiny_workflow_run / "configs/test.yaml"), "--results",
             str(tiny_workflow_run / "results"), "--out", str(out)]
     study_docs.main(args + ["--readme", str(readme)])
-    assert set(claims.CLAIM_FIGURES) == {c for c, *_ in claims.CLAIMS}
-    for claim_id, stem in claims.CLAIM_FIGURES.items():  # every linked figure exists beside claims.md
-        assert (out / "digits" / f"{stem}_digits.png").is_file(), claim_id
+    assert set(claims.CLAIM_FIGURES) == {c.id for c in claims.CLAIMS}
+    for claim_id, figure in claims.CLAIM_FIGURES.items():  # every linked figure exists beside claims.md
+        assert (out / "digits" / claims.figure_file(figure, "digits")[1]).is_file(), claim_id
     md = (out / "digits" / "claims.md").read_text()
     assert "[fid_vs_beta](fid_vs_beta_digits.png)" in md and "[divergence](divergence_digits.png)" in md
     text = readme.read_text()
     assert "stale" not in text and text.startswith("# intro\n") and text.endswith(f"{study_docs.README_END}\n## after\n")
     verdicts = pd.read_csv(tiny_workflow_run / "results/tables/claims.csv").set_index("claim")["verdict"]
-    row = next(line for line in text.splitlines() if line.startswith("| No likelihood has the best FID"))
-    assert f"**{verdicts['no_single_winner']}** ([figure](docs/study/digits/fid_vs_beta_digits.png))" in row
+    row = next(line for line in text.splitlines() if line.startswith("| The per-image σ loss still needs β tuned"))
+    assert f"**{verdicts['optimal_image_needs_beta']}** ([figure](docs/study/digits/fid_vs_beta_digits.png))" in row
     assert "[digits numbers](docs/study/digits/claims.md)" in text
     (tmp_path / "bare.md").write_text("# no markers\n")
     with pytest.raises(ValueError, match="lacks the markers"):

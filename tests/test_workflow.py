@@ -62,7 +62,7 @@ def test_adding_a_beta_retrains_only_the_new_runs(tiny_workflow_run, tmp_path):
     n_packs = len(config["likelihoods"])
     assert jobs.pop("train") == n_packs and jobs.pop("evaluate") == n_packs
     assert not {"data", "classifier", "analytic"} & set(jobs), jobs
-    assert set(jobs) == {"tables", "claims", "dataset_figures", "all"}, jobs
+    assert set(jobs) == {"tables", "claims_table", "dataset_figures", "all"}, jobs
 
     old = {p: p.read_bytes() for p in (workdir / "results/runs").glob("*/*/beta~*/seed~*/checkpoint.pt")}
     snakemake(workdir, "--cores", "2", "--configfile", str(path))

@@ -116,7 +116,7 @@ class Checker:
                 self.bad(path, f"expected a list, got {_got(v)}")
                 return
             if meta.get("min_items") and len(v) < meta["min_items"]:
-                self.bad(path, f"needs at least {meta['min_items']} item(s), got []")
+                self.bad(path, f"needs at least {meta['min_items']} item(s), got {_got(v)}")
             if meta.get("unique") and len(set(map(json.dumps, v))) != len(v):
                 self.bad(path, f"items must be distinct, got {_got(v)}")
             for i, item in enumerate(v):
@@ -231,7 +231,11 @@ class Checker:
         for key in config:
             if key not in allowed:
                 self.unknown_key([], key, allowed)
+        # A configuration of claims alone (a `claims` section, `likelihoods: []`) has no grid to give β or seeds.
+        claims_only = "claims" in config and config.get("likelihoods") == [] and not config.get("variants")
         for key, (required, _) in S.TOP_LEVEL.items():
+            if claims_only and key in S.GRID_AXES:
+                continue
             if required and key not in config:
                 self.bad([key], "missing: a configuration stands alone and must list its grid "
                                 "(datasets, likelihoods, betas, seeds)")
@@ -262,7 +266,20 @@ class Checker:
                             self.unknown_key(path, name, S.PER_DATASET)
                         else:
                             self.section([*path, name], name, given)
+        self.claim_ids(config.get("claims"))
         self.data_ranges(config)
+
+    def claim_ids(self, claims) -> None:
+        """claims.only names claims that exist (reconloss.claims: torch-free, no pandas at import)."""
+        only = claims.get("only") if isinstance(claims, dict) else None
+        if not isinstance(only, list):
+            return
+        from reconloss.claims import CLAIMS
+
+        known = [c.id for c in CLAIMS]
+        for i, claim_id in enumerate(only):
+            if claim_id not in known:
+                self.bad(["claims", "only", i], f"unknown claim {_name(claim_id)}; {_did_you_mean(claim_id, known)}")
 
     def grid(self, config) -> None:
         meta = {"min_items": 1, "unique": True}
@@ -277,8 +294,9 @@ class Checker:
                     self.likelihood_name(["likelihoods", i], name)
                 if len(set(map(json.dumps, v))) != len(v):
                     self.bad(["likelihoods"], "items must be distinct")
-                if not v and not config.get("variants"):
-                    self.bad(["likelihoods"], "the grid is empty; list at least one likelihood (or a variant)")
+                if not v and not config.get("variants") and "claims" not in config:
+                    self.bad(["likelihoods"], "the grid is empty; list at least one likelihood (or a variant), "
+                                              "or give a `claims` section to run the claims alone")
         if "betas" in config:
             self.value(["betas"], config["betas"], list[float], {**meta, "exclusive_minimum": 0})
             betas = config["betas"]

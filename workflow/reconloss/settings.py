@@ -1,7 +1,7 @@
 """Every setting of the workflow, once: one typed definition per stage, with defaults and a help line.
 
 The configuration's sections (`train`, `model`, `classifier`, `evaluate`,
-`data`, `figures`, `pack`) are dataclasses below; each field holds the
+`data`, `figures`, `pack`, `claims`) are dataclasses below; each field holds the
 setting's type, its default and, in its metadata, one help line and its
 allowed range. Everything else is derived from them:
 
@@ -159,9 +159,21 @@ class Pack:
                             minimum=1)
 
 
+@dataclass
+class Claims:
+    """claims: the runs that decide the study's claims (`snakemake claims`, reconloss.claims)."""
+
+    only: Optional[list[str]] = setting(None, "only these claims, by id (null: every claim); their runs alone "
+                                              "are trained", min_items=1, unique=True)
+    seeds: list[int] = setting([0, 1, 2], "seeds of every claim run: the replicates whose spread the verdicts "
+                                          "are judged by", minimum=0, min_items=2, unique=True)
+    max_epochs: Optional[int] = setting(None, "cap on every claim run's epochs, for a cut-down run (null: each "
+                                              "claim's own, up to 20)", minimum=1)
+
+
 #: Config section -> its definition, in the order of the README.
 SECTIONS = {"train": Train, "model": Model, "classifier": Classifier, "evaluate": Evaluate,
-            "data": Data, "figures": Figures, "pack": Pack}
+            "data": Data, "figures": Figures, "pack": Pack, "claims": Claims}
 #: Sections that dataset_settings may override per dataset.
 PER_DATASET = ["train", "model", "classifier", "evaluate"]
 
@@ -202,6 +214,8 @@ TOP_LEVEL = {
     "dataset_settings": (False, "per-dataset overrides of " + ", ".join(PER_DATASET) +
                                 ", e.g. `cifar10: {train: {epochs: 200}}`"),
 }
+#: The grid's axes besides datasets and likelihoods: required wherever the grid is not empty.
+GRID_AXES = ("betas", "seeds")
 LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 #: Variant keys: the likelihood it runs, its options, and train settings over the (dataset-merged) train
 #: section for this label only.
@@ -367,7 +381,10 @@ def schema() -> dict:
                        "do not edit. Configuration of the reconloss workflow.",
         "type": "object",
         "additionalProperties": False,
-        "required": [k for k, (req, _) in TOP_LEVEL.items() if req],
+        "required": [k for k, (req, _) in TOP_LEVEL.items() if req and k not in GRID_AXES],
+        # β and seeds are required wherever there is a grid; a configuration of claims alone has none
+        "allOf": [{"if": {"properties": {key: cond}, "required": [key]}, "then": {"required": list(GRID_AXES)}}
+                  for key, cond in (("likelihoods", {"minItems": 1}), ("variants", {"minProperties": 1}))],
         "$defs": defs,
         "properties": props,
     }

@@ -117,9 +117,7 @@ def _link(text, target, start):
 def claims_markdown(frame, dataset):
     """claims.md of one dataset: the verdict rule, then each claim with a link to its figure (same folder)."""
     shown = frame.drop(columns=["dataset"]).copy()
-    shown.insert(shown.columns.get_loc("verdict") + 1, "figure",
-                 [_link(claims.CLAIM_FIGURES[c], f"{claims.CLAIM_FIGURES[c]}_{dataset}.png", ".")
-                  for c in shown["claim"]])
+    shown["figure"] = [_link(f, claims.figure_file(f, dataset)[1], ".") for f in shown["figure"]]
     return f"# Claims: {dataset}\n\n{claims.VERDICT_RULE}\n\n" + shown.to_markdown(index=False) + "\n"
 
 
@@ -129,13 +127,13 @@ def readme_block(frames, out, readme_dir):
     head = "| claim | " + " | ".join(DATASET_TITLES.get(d, d) for d in datasets) + " |"
     lines = [head, "|" + " --- |" * (len(datasets) + 1)]
     verdicts = {d: frames[d].set_index("claim")["verdict"] for d in datasets}
-    for claim_id, statement, *_ in claims.CLAIMS:
+    for claim in claims.CLAIMS:
         cells = []
         for d in datasets:
-            verdict = verdicts[d][claim_id]
-            figure = Path(out) / d / f"{claims.CLAIM_FIGURES[claim_id]}_{d}.png"
+            verdict = verdicts[d][claim.id]
+            figure = Path(out) / d / claims.figure_file(claim.figure, d)[1]
             cells.append(f"**{verdict}** ({_link('figure', figure, readme_dir)})")
-        lines.append(f"| {statement} | " + " | ".join(cells) + " |")
+        lines.append(f"| {claim.statement} | " + " | ".join(cells) + " |")
     numbers = ", ".join(_link(f"{DATASET_TITLES.get(d, d)} numbers", Path(out) / d / "claims.md", readme_dir)
                         for d in datasets)
     return "\n".join(lines) + f"\n\nEach verdict's numbers and reason: {numbers}.\n"
@@ -165,6 +163,11 @@ def study_docs(config_files, results, out, repo=".", readme=None):
                 raise FileNotFoundError(f"{src}: the run has no such figure; run the workflow (or `make figures`) first")
             shutil.copyfile(src, target / src.name)
             written.append(target / src.name)
+        for figure in sorted({f for f in claims.CLAIM_FIGURES.values() if f.startswith("analytic/")}):
+            source, name = claims.figure_file(figure, dataset)
+            if (results / "figures" / source).is_file():
+                shutil.copyfile(results / "figures" / source, target / name)
+                written.append(target / name)
         rows = summary[summary["dataset"] == dataset]
         if rows.empty:
             raise ValueError(f"{results / 'tables' / 'summary.csv'} has no row of {dataset}")

@@ -7,12 +7,16 @@ files and calls one command of the package.
 import json
 import math
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
+
+from reconloss import claims as _claims  # torch-free, like config_check
+from reconloss.claims import plan as _claims_plan
 
 # Jobs run `python3 -m reconloss ...`: the package comes from this checkout
 # (no install needed) and, unless --sdm conda chose an environment, the
@@ -37,8 +41,8 @@ for label in VARIANTS:
     if label in BASE_LIKELIHOODS:
         raise WorkflowError(f"variants: label {label!r} is already a likelihood name; give the variant another label")
 LIKELIHOOD_LABELS = BASE_LIKELIHOODS + list(VARIANTS)
-if not LIKELIHOOD_LABELS:
-    raise WorkflowError("likelihoods: the grid is empty; list at least one likelihood (or a variant)")
+# Empty only in a configuration of claims alone (the plan-time check allows nothing else).
+GRID_EMPTY = not LIKELIHOOD_LABELS
 
 
 def beta_label(beta):
@@ -46,10 +50,10 @@ def beta_label(beta):
     return f"{float(beta):g}"
 
 
-BETAS = [beta_label(b) for b in config["betas"]]
+BETAS = [beta_label(b) for b in config.get("betas") or []]
 if len(set(BETAS)) != len(BETAS):
     raise WorkflowError(f"betas: two values print the same ({BETAS}); give distinct values")
-SEEDS = [int(s) for s in config["seeds"]]
+SEEDS = [int(s) for s in config.get("seeds") or []]
 
 RUN = "results/runs/{dataset}/{likelihood}/beta~{beta}/seed~{seed}"
 
@@ -65,10 +69,22 @@ PACK_ID = os.path.join("{dataset}", "{likelihood}", *(f"{a}~{{{a}}}" for a in GR
 PACK_LOG = f"results/logs/{{stage}}/{PACK_ID}.log"
 PACK_BENCHMARK = f"results/benchmarks/{{stage}}/{PACK_ID}.tsv"
 
+# The claims' own runs (reconloss.claims.plan): the union of what the claims need, under their own
+# root so that their epochs never clash with the grid's. A pack is one (dataset, label, β); its
+# members are the claims' seeds.
+CLAIM_DIR = "results/claims"
+CLAIM_RUN = f"{CLAIM_DIR}/runs/{{dataset}}/{{likelihood}}/beta~{{beta}}/seed~{{seed}}"
+CLAIM_PLAN = _claims_plan.plan(_claims.CLAIMS, config)
+CLAIM_SEEDS = [int(s) for s in config["claims"]["seeds"]]
+CLAIM_PACKS = _claims_plan.packs(CLAIM_PLAN)
+CLAIM_LABELS = list(dict.fromkeys(label for _, label, _ in CLAIM_PACKS))
+CLAIM_PACK_LOG = f"results/logs/claims/{{stage}}/{{dataset}}/{{likelihood}}/beta~{{beta}}.log"
+CLAIM_PACK_BENCHMARK = f"results/benchmarks/claims/{{stage}}/{{dataset}}/{{likelihood}}/beta~{{beta}}.tsv"
+
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    likelihood="|".join(LIKELIHOOD_LABELS),
+    likelihood="|".join(map(re.escape, dict.fromkeys(LIKELIHOOD_LABELS + CLAIM_LABELS))) or "(?!)",
     beta=r"[0-9][0-9.e+-]*",
     seed=r"[0-9]+",
 
@@ -89,6 +105,21 @@ def pack_files(name):
     return expand(f"{RUN}/{name}", allow_missing=True, **{a: GRID_AXES[a] for a in PACK_VARY})
 
 
+def claim_pack_files(name):
+    """File `name` of every run of one claims pack: its seeds; {dataset}, {likelihood}, {beta} stay wildcards."""
+    return expand(f"{CLAIM_RUN}/{name}", allow_missing=True, seed=CLAIM_SEEDS)
+
+
+def claim_run_files(name, datasets=None):
+    """File `name` of every run the claims need."""
+    return [
+        os.path.join(CLAIM_RUN.format(dataset=d, likelihood=label, beta=b, seed=s), name)
+        for d, label, b in CLAIM_PACKS
+        if datasets is None or d in datasets
+        for s in CLAIM_SEEDS
+    ]
+
+
 def pack_members(w):
     """The run wildcards (dataset, likelihood, beta, seed) of every run of the pack job with wildcards w."""
     betas = BETAS if "beta" in PACK_VARY else [w.beta]
@@ -96,9 +127,14 @@ def pack_members(w):
     return [SimpleNamespace(dataset=w.dataset, likelihood=w.likelihood, beta=b, seed=s) for s in seeds for b in betas]
 
 
-def pack_runs(settings_of):
+def pack_runs(settings_of, members=pack_members, run=RUN):
     """params: the pack's runs as one JSON string, [{"run_dir", "settings"}, ...]."""
-    return lambda w: as_json([{"run_dir": RUN.format(**vars(r)), "settings": settings_of(r)} for r in pack_members(w)])
+    return lambda w: as_json([{"run_dir": run.format(**vars(r)), "settings": settings_of(r)} for r in members(w)])
+
+
+def claim_members(w):
+    """The run wildcards of every run of the claims pack with wildcards w: one per claims seed."""
+    return [SimpleNamespace(dataset=w.dataset, likelihood=w.likelihood, beta=w.beta, seed=s) for s in CLAIM_SEEDS]
 
 
 def merged(section, dataset):
@@ -148,6 +184,31 @@ def run_settings(w):
 
 def evaluate_settings(w):
     return {**run_settings(w), "evaluate": merged("evaluate", w.dataset)}
+
+
+def claim_run_settings(w):
+    """A claims run's settings: its label's spec and the epochs its claims need, on the dataset's settings."""
+    entry = CLAIM_PLAN[w.dataset][w.likelihood]
+    spec = entry["spec"]
+    return {
+        "dataset": w.dataset,
+        "likelihood": w.likelihood,
+        "likelihood_name": spec["likelihood"],
+        "likelihood_options": spec["options"],
+        "beta": float(w.beta),
+        "seed": int(w.seed),
+        "train": {**merged("train", w.dataset), **spec["train"], "epochs": entry["epochs"][w.beta]},
+        "model": merged("model", w.dataset),
+    }
+
+
+def claim_evaluate_settings(w):
+    return {**claim_run_settings(w), "evaluate": merged("evaluate", w.dataset)}
+
+
+def claim_specs():
+    """{label: spec} of every claims label (the claims read σ and options from it)."""
+    return {label: entry["spec"] for labels in CLAIM_PLAN.values() for label, entry in labels.items()}
 
 
 def classifier_settings(w):

@@ -2,7 +2,7 @@
 # `figures` target that rebuilds them (with the analytic ones) from results that
 # already exist, training nothing:
 #
-#   snakemake --cores all figures --allowed-rules figures tables dataset_figures analytic claims
+#   snakemake --cores all figures --allowed-rules figures tables dataset_figures analytic claims_table
 #
 # `--allowed-rules` takes every other rule out of the DAG, so a run that is
 # missing is an error naming its files, never a training (`make figures` types

@@ -1,0 +1,67 @@
+"""The runs the claims need (reconloss.claims.plan), the claims' configuration, and `snakemake -n claims`."""
+
+import re
+
+import pytest
+from workflow_helpers import REPO, copy_workflow, planned_jobs, snakemake, write_config
+
+from reconloss import claims, config_check
+from reconloss.claims import plan
+
+
+def test_plan_is_the_union_of_needs_with_the_larger_epochs():
+    p = plan.plan(claims.CLAIMS, {"datasets": ["mnist"], "claims": {}})["mnist"]
+    # Bernoulli and CB over β for the FID claims, 20 epochs; CB also serves the float32 comparison
+    assert p["bernoulli"]["epochs"] == {"0.1": 20, "0.3": 20, "1": 20, "3": 20, "10": 20}
+    assert p["continuous_bernoulli_naive_noclamp"]["epochs"] == {"0.1": 1, "1": 1, "10": 1}
+    # gaussian_fixed is needed by two claims at β 1 (pairing, range255): trained once
+    assert p["gaussian_fixed"]["epochs"] == {"0.1": 3, "0.5": 3, "1": 3, "5": 3}
+    assert p["gaussian_fixed_range255"]["spec"] == {"likelihood": "gaussian_fixed",
+                                                    "options": {"mean_activation": "identity"},
+                                                    "train": {"data_range": 255.0}}
+    every = {(c.id, n.label, b) for c in claims.CLAIMS for n in c.needs for b in n.betas}
+    assert {(lab, plan.beta_label(b)) for _, lab, b in every} == {(lab, b) for lab in p for b in p[lab]["epochs"]}
+
+
+def test_plan_caps_epochs_filters_claims_and_names_unknown_ones():
+    config = {"datasets": ["mnist", "fashion_mnist"], "claims": {"max_epochs": 2, "only": ["cb_float32_diverges"]},
+              "likelihood_options": {"continuous_bernoulli": {"clamp": [1e-3, 0.999]}}}
+    p = plan.plan(claims.CLAIMS, config)
+    assert set(p) == {"mnist", "fashion_mnist"}
+    assert set(p["mnist"]) == {"continuous_bernoulli_naive_noclamp", "continuous_bernoulli"}
+    assert max(e for entry in p["mnist"].values() for e in entry["epochs"].values()) == 2
+    assert p["mnist"]["continuous_bernoulli"]["spec"]["options"] == {"clamp": [1e-3, 0.999]}
+    assert len(plan.packs(p)) == 2 * (3 + 5)
+    with pytest.raises(ValueError, match="claims.only: unknown claim.*'nope'"):
+        plan.plan(claims.CLAIMS, {"datasets": ["mnist"], "claims": {"only": ["nope"]}})
+
+
+def test_a_configuration_of_claims_alone_is_valid_and_checked():
+    assert config_check.check({"datasets": ["mnist"], "likelihoods": [], "claims": {"seeds": [0, 1, 2]}}) == []
+    problems = dict(config_check.check({"datasets": ["mnist"], "likelihoods": [],
+                                        "claims": {"only": ["best_fid_simlar"], "seeds": [0]}}))
+    assert "did you mean 'best_fid_similar'" in problems["claims.only[0]"]
+    assert "needs at least 2 item(s), got a list [0]" in problems["claims.seeds"]  # one seed has no spread
+    empty = dict(config_check.check({"datasets": ["mnist"], "likelihoods": [], "betas": [1.0], "seeds": [0]}))
+    assert "the grid is empty" in empty["likelihoods"]
+    grid = dict(config_check.check({"datasets": ["mnist"], "likelihoods": ["bernoulli"], "claims": {}}))
+    assert "betas" in grid and "seeds" in grid  # a grid still needs its β and seeds
+
+
+@pytest.mark.workflow
+def test_dry_run_of_claims_on_mnist_lists_exactly_the_claims_runs(tmp_path):
+    work = copy_workflow(tmp_path / "wf")
+    proc = snakemake(work, "-n", "claims", "--configfile", "configs/claims.yaml")
+    jobs = planned_jobs(proc)
+    expected = plan.plan(claims.CLAIMS, {"datasets": ["mnist"], "claims": {}})
+    packs = plan.packs(expected)
+    assert jobs == {"data": 1, "classifier": 1, "claims_train": len(packs), "claims_evaluate": len(packs),
+                    "claims_tables": 1, "claims_verdicts": 1, "claims_figures": 1, "claims": 1}
+    trained = set(re.findall(r"results/claims/runs/(mnist/[^/\s,]+/beta~[^/\s,]+/seed~\d+)/model\.pt",
+                             proc.stdout))
+    assert trained == {f"{d}/{label}/beta~{b}/seed~{s}" for d, label, b in packs for s in (0, 1, 2)}
+    # the grid's targets are untouched: the same configuration's default target is the claims too ...
+    assert planned_jobs(snakemake(work, "-n", "--configfile", "configs/claims.yaml")).get("train") is None
+    # ... and a grid configuration plans no claim run
+    write_config(work / "grid.yaml", {**__import__("yaml").safe_load((REPO / "configs/test.yaml").read_text())})
+    assert "claims_train" not in planned_jobs(snakemake(work, "-n", "--configfile", "grid.yaml"))

@@ -1,0 +1,81 @@
+"""A claim as one object: the study's sentence, the runs that decide it, its quantity, rule and figure.
+
+The runs are the claim's own: `snakemake claims` trains exactly the union of what
+the listed claims need (reconloss.claims.plan), and the claim's test reads them
+back from the summary table. Epochs are spent where a claim needs them: a FID
+level over β needs a trained model (BETA_SWEEP_EPOCHS), an exact equivalence or a
+first-epoch divergence does not.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+#: β of the Bernoulli and CB sweeps: two decades each side of 1, so that a best β inside is not an edge.
+BETA_SWEEP = (0.1, 0.3, 1.0, 3.0, 10.0)
+#: Epochs of a claim about FID levels over β (Bernoulli against CB): the levels must have settled.
+SWEEP_EPOCHS = 20
+#: Epochs of a claim about where a level ends (a learned or optimal σ).
+SETTLE_EPOCHS = 10
+#: Epochs of a claim about an exact equivalence or a difference at equal steps (paired seeds).
+PAIRED_EPOCHS = 3
+#: Epochs of a claim about divergence that happens in the first epoch (float32 CB).
+EVENT_EPOCHS = 1
+
+#: Grid labels the claims use that are not likelihoods under their own names: {label: spec}.
+LABEL_SPECS = {
+    "gaussian_fixed_sigma0.1": {"likelihood": "gaussian_fixed", "options": {"sigma": 0.1}},
+    "gaussian_fixed_sigma1": {"likelihood": "gaussian_fixed", "options": {"sigma": 1.0}},
+    "gaussian_fixed_range255": {"likelihood": "gaussian_fixed", "options": {"mean_activation": "identity"},
+                                "train": {"data_range": 255.0}},
+    "continuous_bernoulli_naive_noclamp": {"likelihood": "continuous_bernoulli_naive", "options": {"clamp": None}},
+    "beta_eps1e-6": {"likelihood": "beta", "options": {"eps": 1e-6}},
+}
+
+
+@dataclass(frozen=True)
+class Need:
+    """Runs of one label at these β values, trained for this many epochs (seeds: the claims' own)."""
+
+    label: str
+    betas: tuple
+    epochs: int
+
+    def text(self):
+        return f"{self.label} β ∈ {{{', '.join(f'{b:g}' for b in self.betas)}}}, {self.epochs} epochs"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the study.
+
+    statement: the study's claim in one sentence; quantity: what is measured;
+    rule: how the verdict follows from it; figure: the stem of the figure that
+    shows it; needs: the runs that decide it; test(df, specs) -> {numbers, runs,
+    verdict, reason} on one dataset's summary rows.
+    """
+
+    id: str
+    statement: str
+    quantity: str
+    rule: str
+    figure: str
+    needs: tuple
+    test: Callable
+
+    def needs_text(self):
+        return "; ".join(n.text() for n in self.needs) or "none (analytic)"
+
+
+def spec_of(label, config=None):
+    """{likelihood, options, train} of a claim label, with the configuration's likelihood_options under it."""
+    spec = LABEL_SPECS.get(label, {"likelihood": label})
+    common = ((config or {}).get("likelihood_options") or {}).get(spec["likelihood"], {})
+    return {"likelihood": spec["likelihood"], "options": {**common, **spec.get("options", {})},
+            "train": dict(spec.get("train", {}))}
+
+
+def verdict_of(parts):
+    """One verdict from sub-verdicts True / False / None: any False fails, all True holds, else inconclusive."""
+    if any(p is False for p in parts):
+        return "does not hold"
+    return "holds" if parts and all(p is True for p in parts) else "inconclusive"

@@ -1,0 +1,46 @@
+"""The runs a list of claims needs: the union of their needs, per dataset and label (torch-free).
+
+`snakemake claims` trains exactly these, under results/claims/runs/, one pack
+per (dataset, label, β) with the claims' seeds as its members. A run that two
+claims need is trained once, for the larger of their epoch counts; the
+configuration's `claims.max_epochs` caps every count (a cut-down run).
+"""
+
+from reconloss.claims.claim import spec_of
+
+
+def beta_label(beta):
+    """The canonical text of a β in paths, as the grid writes it: 1 -> '1', 0.1 -> '0.1'."""
+    return f"{float(beta):g}"
+
+
+def selected(claims, only=None):
+    """The claims listed in `only` (ids; None: all), in registry order; an unknown id is an error naming it."""
+    if only is None:
+        return list(claims)
+    known = {c.id for c in claims}
+    unknown = [c for c in only if c not in known]
+    if unknown:
+        raise ValueError(f"claims.only: unknown claim(s) {', '.join(map(repr, unknown))}; known: "
+                         f"{', '.join(sorted(known))}")
+    return [c for c in claims if c.id in set(only)]
+
+
+def plan(claims, config):
+    """{dataset: {label: {"spec": {likelihood, options, train}, "epochs": {β label: epochs}}}}."""
+    settings = config.get("claims") or {}
+    cap = settings.get("max_epochs")
+    per_label = {}
+    for claim in selected(claims, settings.get("only")):
+        for need in claim.needs:
+            epochs = min(need.epochs, cap) if cap else need.epochs
+            entry = per_label.setdefault(need.label, {"spec": spec_of(need.label, config), "epochs": {}})
+            for beta in need.betas:
+                key = beta_label(beta)
+                entry["epochs"][key] = max(entry["epochs"].get(key, 0), epochs)
+    return {dataset: per_label for dataset in config["datasets"]}
+
+
+def packs(plan_):
+    """[(dataset, label, β label)]: one pack per cell, its members the claims' seeds."""
+    return [(d, label, b) for d, labels in plan_.items() for label, entry in labels.items() for b in entry["epochs"]]
