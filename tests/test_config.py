@@ -34,6 +34,10 @@ BROKEN = {
                                    ["likelihood_options.continuous_bernoulli.clmap", "did you mean 'clamp'"]),
     "wrong-type-in-variant": ({"variants": {"g01": {"likelihood": "gaussian_fixed", "options": {"sigma": "small"}}}},
                               ["variants.g01.options.sigma", "expected a number"]),
+    # every option's range is checked without snakemake in tests/test_option_ranges.py; this is the real path
+    "out-of-range-option-in-variant": ({"variants": {"v4": {"likelihood": "gaussian_fixed",
+                                                            "options": {"sigma": -1.0}}}},
+                                       ["variants.v4.options.sigma: -1.0 is out of range; allowed: > 0"]),
     "misspelt-likelihood-in-variant": ({"variants": {"b2": {"likelihood": "bernouli"}}},
                                        ["variants.b2.likelihood", "did you mean 'bernoulli'"]),
     "unknown-dataset-override": ({"dataset_settings": {"cifar": {"train": {"epochs": 1}}}},

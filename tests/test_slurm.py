@@ -10,14 +10,17 @@ quicker status checks, no retries and SLURM's logs of successful jobs kept. One 
 (configs/test.yaml) is run twice:
 
 1. with an option that continuous_bernoulli rejects, injected through the
-   configuration's `likelihood_options` (no production code knows about it):
-   its trainings fail on the cluster and are reported, the rest of the grid
-   finishes (--keep-going);
+   configuration's `likelihood_options` (no production code knows about it),
+   in a copy of the workflow whose option table (likelihoods/options.json)
+   forgets that option's range, so that the plan-time check lets it through
+   and the class rejects it: its trainings fail on the cluster and are
+   reported, the rest of the grid finishes (--keep-going);
 2. after removing the option (the plain configs/test.yaml): only what is
    missing runs, and the outputs equal those of a local run.
 """
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -35,10 +38,11 @@ pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 PARTITION = os.environ.get("RECONLOSS_SLURM_PARTITION", "debug")
 ACCOUNT = os.environ.get("RECONLOSS_SLURM_ACCOUNT")  # only where the cluster requires one
 BROKEN = "continuous_bernoulli"  # the likelihood whose trainings get the injected failure
-# A well-typed option the plan-time check lets through (it checks option names and types, not
-# ranges, which only the class knows), so the failure happens inside each training job.
+# An option out of its range. The plan-time check rejects it; the test's copy of the option table drops
+# its range (forget_option_range), so that the failure happens inside each training job, as any error
+# of a training does, and the class rejects it with its own copy of the range.
 INJECTED_OPTION = {"clamp": [0.9, 0.1]}
-INJECTED_ERROR = "option 'clamp' must satisfy 0 < lo < hi < 1"
+INJECTED_ERROR = "option 'clamp' must be [lo, hi] with 0 < lo < hi < 1"
 GROUP = "pack"  # profiles/slurm: a pack's train and evaluate share one SLURM job
 TIMEOUT_S = 900  # per snakemake call; a run takes about two minutes here
 
@@ -164,11 +168,22 @@ def run_key(path: str) -> tuple[str, str, str, str]:
     return match.groups()
 
 
+def forget_option_range(workdir: Path, likelihood: str, option: str) -> None:
+    """The copy's likelihoods/options.json without the range of one option: the plan-time check of that
+    copy lets any value of its type through, the likelihood class still rejects it."""
+    path = workdir / "workflow/reconloss/likelihoods/options.json"
+    table = json.loads(path.read_text())
+    del table["likelihoods"][likelihood][option]["range"]
+    path.write_text(json.dumps(table))
+
+
 @pytest.fixture(scope="module")
 def cluster_grid(slurm_cluster, tmp_path_factory):
     """configs/test.yaml on SLURM: first with the injected failure, then fixed."""
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm-workflow"))
     profile = make_test_profile(workdir)
+    for option in INJECTED_OPTION:
+        forget_option_range(workdir, BROKEN, option)
     config = load_config(workdir / "configs/test.yaml")
     assert BROKEN in config["likelihoods"]
     broken = {**config, "likelihood_options": {BROKEN: INJECTED_OPTION}}

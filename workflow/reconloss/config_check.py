@@ -5,7 +5,9 @@ calls `effective_or_exit` before any rule is defined, so a bad configuration
 stops `snakemake` in about a second with a few lines that name the key, say
 what is wrong and what is allowed (with a did-you-mean for misspellings),
 before a single job is submitted. Nothing here imports torch: likelihood
-names and options come from the generated table likelihoods/options.json.
+names, options and their ranges come from the generated table
+likelihoods/options.json, checked by reconloss.option_ranges as the
+likelihoods' constructors check them.
 
 A configuration stands alone: its values go over the defaults of
 reconloss.settings, never over another configuration file. The embedded
@@ -28,6 +30,7 @@ import typing
 from pathlib import Path
 from typing import Literal
 
+from reconloss import option_ranges
 from reconloss import settings as S
 
 MAX_SHOWN = 6  # problems printed before "... and N more": the whole message stays within ~10 lines
@@ -194,33 +197,26 @@ class Checker:
             return False
         return True
 
-    def likelihood_options(self, path, name, options) -> None:
+    def likelihood_options(self, path, name, options, inherited=None) -> None:
+        """Names, types and ranges of one likelihood's options; `inherited`: the options a variant's go
+        over (its likelihood's likelihood_options), for the ranges that relate two options."""
         if not self.mapping(path, options):
             return
         allowed = self.table[name]
-        for key, v in options.items():
+        for key in options:
             if key not in allowed:
                 self.bad([*path, key], f"{name} has no option {key!r}; {_did_you_mean(key, allowed)}"
                                        f"{_allowed(allowed)}")
-                continue
-            self.option_value([*path, key], v, allowed[key])
-
-    def option_value(self, path, v, spec) -> None:
-        if v is None and spec.get("nullable"):
-            return
-        kind = spec["type"]
-        ok = {"number": _is_number(v), "integer": isinstance(v, int) and not isinstance(v, bool),
-              "boolean": isinstance(v, bool), "string": isinstance(v, str), "any": True}.get(kind)
-        if kind == "array":
-            ok = isinstance(v, list) and len(v) == spec["length"] and all(
-                _is_number(x) if spec["items"] == "number" else isinstance(x, str) for x in v)
-            want = f"a list of {spec['length']} {spec['items']}s"
-        else:
-            want = {"number": "a number", "integer": "an integer", "boolean": "true or false",
-                    "string": "text"}.get(kind, kind)
-        if not ok:
-            want += " or null" if spec.get("nullable") else ""
-            self.bad(path, f"expected {want} (default {json.dumps(spec['default'])}), got {_got(v)}")
+        inherited = inherited if isinstance(inherited, dict) else {}
+        for key, kind, text in option_ranges.problems(allowed, options, inherited):
+            v, spec = options[key], allowed[key]
+            choices = spec.get("range", {}).get("choices")
+            if kind == "type":
+                self.bad([*path, key], f"expected {text} (default {json.dumps(spec['default'])}), got {_got(v)}")
+            elif choices:
+                self.bad([*path, key], f"{_name(v)} is not allowed; {_did_you_mean(v, choices)}{_allowed(choices)}")
+            else:
+                self.bad([*path, key], f"{v} is out of range; allowed: {text}")
 
     # ------------------------------------------------------------------ the whole configuration
 
@@ -324,7 +320,9 @@ class Checker:
         if "likelihood" not in spec:
             self.bad([*path, "likelihood"], f"missing: the likelihood the variant runs; {_allowed(self.table)}")
         elif self.likelihood_name([*path, "likelihood"], spec["likelihood"]):
-            self.likelihood_options([*path, "options"], spec["likelihood"], spec.get("options") or {})
+            lik_options = config.get("likelihood_options")
+            inherited = lik_options.get(spec["likelihood"]) if isinstance(lik_options, dict) else None
+            self.likelihood_options([*path, "options"], spec["likelihood"], spec.get("options") or {}, inherited)
 
     def data_ranges(self, config) -> None:
         """train.data_range != 1 only for likelihoods on the real line with an identity mean, wherever

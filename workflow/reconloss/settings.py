@@ -23,8 +23,8 @@ choice, a pattern) fit in field metadata, and a ~150-line checker gives
 messages shaped for this workflow (key path, what was wrong, what is
 allowed, did-you-mean) rather than pydantic's generic ones.
 
-Torch-free by contract: the likelihood names and options come from the
-generated table likelihoods/options.json, never from the classes.
+Torch-free by contract: the likelihood names, options and their ranges come
+from the generated table likelihoods/options.json, never from the classes.
 """
 
 from __future__ import annotations

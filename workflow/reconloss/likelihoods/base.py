@@ -6,8 +6,13 @@ saved in the VAE's state_dict. `out` is always the decoder's raw output,
 (B, decoder_channels, H, W); each likelihood maps it to its parameters itself.
 """
 
+import functools
+import inspect
+
 import torch
 from torch import nn
+
+from reconloss.option_ranges import checked, option_spec
 
 
 class Likelihood(nn.Module):
@@ -24,6 +29,10 @@ class Likelihood(nn.Module):
     param_label = "parameter"
     #: decoder channels per data channel (Gaussian with predicted pixel sigma and Beta need 2).
     channels_per_data_channel = 1
+    #: {option: reconloss.option_ranges.Range}: the allowed values of this class's own options (those of
+    #: its bases are inherited). The constructor checks its arguments against them (`_options`), and
+    #: `make generate` writes them into likelihoods/options.json for the plan-time check.
+    option_ranges = {}
 
     def __init__(self, data_shape):
         super().__init__()
@@ -57,6 +66,17 @@ class Likelihood(nn.Module):
         """Scalars (python floats) for the training log; {} for likelihoods without a sigma."""
         return {}
 
+    # --- options ---------------------------------------------------------------
+    @classmethod
+    def option_specs(cls) -> dict:
+        """{option: spec} of the constructor's options: default, type and range, as options.json has them."""
+        return _option_specs(cls)
+
+    def _options(self, **given) -> dict:
+        """The constructor's arguments `given`, checked against option_specs() and normalised
+        (floats, tuples); a ValueError names the first wrong one and what it must be."""
+        return checked(self.option_specs(), given)
+
     # --- helpers ---------------------------------------------------------------
     def _check(self, x, out):
         if tuple(x.shape[1:]) != self.data_shape:
@@ -67,6 +87,16 @@ class Likelihood(nn.Module):
 
     def extra_repr(self):
         return f"data_shape={self.data_shape}, decoder_channels={self.decoder_channels}"
+
+
+@functools.cache
+def _option_specs(cls) -> dict:
+    ranges = {}
+    for klass in reversed(cls.__mro__):
+        ranges.update(vars(klass).get("option_ranges", {}))
+    params = inspect.signature(cls.__init__).parameters
+    return {k: option_spec(p.default, "None" in str(p.annotation), ranges.get(k)) for k, p in params.items()
+            if k not in ("self", "data_shape") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 def sum_per_example(t):

@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from reconloss.likelihoods.base import Likelihood, sum_per_example
+from reconloss.option_ranges import Range
 
 
 class Beta(Likelihood):
@@ -37,14 +38,12 @@ class Beta(Likelihood):
 
     channels_per_data_channel = 2
     param_label = "mode"
+    option_ranges = {"eps": Range(exclusive_minimum=0, exclusive_maximum=0.5), "floor": Range(exclusive_minimum=0)}
 
     def __init__(self, data_shape, eps=1e-3, floor=0.01):
         super().__init__(data_shape)
-        self.eps, self.floor = float(eps), float(floor)
-        if not 0.0 < self.eps < 0.5:
-            raise ValueError(f"option 'eps' must satisfy 0 < eps < 0.5, got {eps!r}")
-        if not self.floor > 0.0:
-            raise ValueError(f"option 'floor' must be > 0, got {floor!r}")
+        options = self._options(eps=eps, floor=floor)
+        self.eps, self.floor = options["eps"], options["floor"]
 
     def concentrations(self, out):
         c = self.data_shape[0]

@@ -28,6 +28,7 @@ import math
 import torch
 
 from reconloss.likelihoods.base import Likelihood, sum_per_example
+from reconloss.option_ranges import Range
 
 LOG2 = math.log(2.0)
 
@@ -73,18 +74,8 @@ def cb_mean_logits(eta):
     return torch.where(small, series, direct)
 
 
-def parse_clamp(clamp, nullable=False):
-    """The `clamp` option as (lo, hi) with 0 < lo < hi < 1 (None where `nullable` and not given)."""
-    if clamp is None and nullable:
-        return None
-    try:
-        lo, hi = (float(c) for c in clamp)
-    except (TypeError, ValueError):
-        allowed = "two numbers [lo, hi]" + (" or null" if nullable else "")
-        raise ValueError(f"option 'clamp' must be {allowed}, got {clamp!r}") from None
-    if not 0.0 < lo < hi < 1.0:
-        raise ValueError(f"option 'clamp' must satisfy 0 < lo < hi < 1, got {clamp!r}")
-    return lo, hi
+#: The `clamp` option of both continuous Bernoullis: [lo, hi] with 0 < lo < hi < 1.
+CLAMP_RANGE = Range(exclusive_minimum=0, exclusive_maximum=1, ordered=True)
 
 
 def _logit(lam):
@@ -119,10 +110,11 @@ class ContinuousBernoulli(Likelihood):
     """
 
     param_label = "lambda"
+    option_ranges = {"clamp": CLAMP_RANGE}
 
     def __init__(self, data_shape, clamp=(1e-4, 1.0 - 1e-4)):
         super().__init__(data_shape)
-        self.clamp = lo, hi = parse_clamp(clamp)
+        self.clamp = lo, hi = self._options(clamp=clamp)["clamp"]
         self.logit_bounds = (math.log(lo) - math.log1p(-lo), math.log(hi) - math.log1p(-hi))
 
     def logits(self, out):

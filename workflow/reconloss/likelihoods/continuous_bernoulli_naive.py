@@ -15,7 +15,7 @@ import math
 import torch
 
 from reconloss.likelihoods.base import Likelihood, sum_per_example
-from reconloss.likelihoods.continuous_bernoulli import parse_clamp
+from reconloss.likelihoods.continuous_bernoulli import CLAMP_RANGE
 
 LOG2 = math.log(2.0)
 _BAND = (0.499, 0.501)  # torch.distributions.ContinuousBernoulli's lims
@@ -54,10 +54,11 @@ class ContinuousBernoulliNaive(Likelihood):
     """
 
     param_label = "lambda"
+    option_ranges = {"clamp": CLAMP_RANGE}  # or None (null): no clamp, from the signature
 
     def __init__(self, data_shape, clamp: tuple[float, float] | None = (1e-4, 1.0 - 1e-4)):
         super().__init__(data_shape)
-        self.clamp = parse_clamp(clamp, nullable=True)
+        self.clamp = self._options(clamp=clamp)["clamp"]
 
     def probs(self, out):
         lam = torch.sigmoid(out)

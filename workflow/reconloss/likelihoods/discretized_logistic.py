@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from reconloss.likelihoods.base import Likelihood, sum_per_example
+from reconloss.option_ranges import Range
 
 LEVELS = 256
 HALF_BIN = 0.5 / (LEVELS - 1)
@@ -78,12 +79,11 @@ class DiscretizedLogistic(Likelihood):
     channels_per_data_channel = 2
     discrete = True
     param_label = "mu"
+    option_ranges = {"log_scale_min": Range()}  # any finite number
 
     def __init__(self, data_shape, log_scale_min=-7.0):
         super().__init__(data_shape)
-        self.log_scale_min = float(log_scale_min)
-        if not math.isfinite(self.log_scale_min):
-            raise ValueError(f"option 'log_scale_min' must be a finite number, got {log_scale_min!r}")
+        self.log_scale_min = self._options(log_scale_min=log_scale_min)["log_scale_min"]
 
     def params(self, out):
         c = self.data_shape[0]

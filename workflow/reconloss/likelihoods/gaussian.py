@@ -25,10 +25,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from reconloss.likelihoods.base import Likelihood, randn_like, sigma_stats, sum_per_example
+from reconloss.option_ranges import Range
 
 LOG_2PI = math.log(2.0 * math.pi)
 SIGMA_FLOOR = math.exp(-6.0)
 MEAN_ACTIVATIONS = ("sigmoid", "identity")
+#: The allowed sigmas and floors (option_ranges below): a sigma > 0; a floor >= 0 where sigma = floor +
+#: something positive (0 lets the instability happen), > 0 where the floor is all there is.
+POSITIVE = Range(exclusive_minimum=0)
+NON_NEGATIVE = Range(minimum=0)
 
 
 def gaussian_nll(x, mu, var):
@@ -41,33 +46,17 @@ def gaussian_nll(x, mu, var):
     return 0.5 * ((x - mu).square() / var + torch.log(var) + LOG_2PI)
 
 
-def _check_nonneg(name, value):
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"option {name!r} must be a finite number >= 0, got {value!r}")
-    return value
-
-
-def _check_pos(name, value):
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"option {name!r} must be a finite number > 0, got {value!r}")
-    return value
-
-
 class _Gaussian(Likelihood):
     """Shared part: mu from the first C decoder channels; subclasses give the variance."""
 
     has_sigma_stats = True
     support = (-math.inf, math.inf)
     param_label = "mu"
+    option_ranges = {"mean_activation": Range(choices=MEAN_ACTIVATIONS)}
 
     def __init__(self, data_shape, mean_activation="sigmoid"):
         super().__init__(data_shape)
-        if mean_activation not in MEAN_ACTIVATIONS:
-            raise ValueError(f"option 'mean_activation' must be one of {MEAN_ACTIVATIONS}, "
-                             f"got {mean_activation!r}")
-        self.mean_activation = mean_activation
+        self.mean_activation = self._options(mean_activation=mean_activation)["mean_activation"]
 
     def _mu(self, out):
         mu = out[:, : self.data_shape[0]]
@@ -123,10 +112,11 @@ class GaussianFixed(_Gaussian):
     plus the constant d/2 log(pi), as in most VAE tutorials' MSE loss."""
 
     has_sigma_stats = False
+    option_ranges = {"sigma": POSITIVE}
 
     def __init__(self, data_shape, sigma=math.sqrt(0.5), mean_activation="sigmoid"):
         super().__init__(data_shape, mean_activation)
-        self.sigma = _check_pos("sigma", sigma)
+        self.sigma = self._options(sigma=sigma)["sigma"]
 
     def _var(self, out, x=None):
         return out.new_tensor(self.sigma**2)
@@ -146,10 +136,11 @@ class GaussianDataPixel(_Gaussian):
     """
 
     has_sigma_stats = False
+    option_ranges = {"floor": POSITIVE}
 
     def __init__(self, data_shape, floor=0.01, mean_activation="sigmoid"):
         super().__init__(data_shape, mean_activation)
-        self.floor = _check_pos("floor", floor)
+        self.floor = self._options(floor=floor)["floor"]
         self.register_buffer("sigma", torch.ones(self.data_shape), persistent=True)
 
     @torch.no_grad()
@@ -186,13 +177,12 @@ class _GaussianLearned(_Gaussian):
     """
 
     sigma_shape = None
+    option_ranges = {"sigma_init": Range(exclusive_minimum=0, above="floor"), "floor": NON_NEGATIVE}
 
     def __init__(self, data_shape, sigma_init=1.0, floor=SIGMA_FLOOR, mean_activation="sigmoid"):
         super().__init__(data_shape, mean_activation)
-        self.floor = _check_nonneg("floor", floor)
-        sigma_init = _check_pos("sigma_init", sigma_init)
-        if sigma_init <= self.floor:
-            raise ValueError(f"option 'sigma_init' ({sigma_init}) must exceed 'floor' ({self.floor})")
+        options = self._options(sigma_init=sigma_init, floor=floor)
+        sigma_init, self.floor = options["sigma_init"], options["floor"]
         shape = () if self.sigma_shape == "global" else self.data_shape
         self.theta = nn.Parameter(torch.full(shape, math.log(sigma_init - self.floor)))
 
@@ -224,9 +214,11 @@ class GaussianPredictedImage(_Gaussian):
     sigma = floor + softplus(.). softplus grows linearly, not exponentially, so one large
     decoder output cannot make sigma explode; softplus(0) = 0.69 ~ sqrt(0.5) at init."""
 
+    option_ranges = {"floor": NON_NEGATIVE}
+
     def __init__(self, data_shape, floor=SIGMA_FLOOR, mean_activation="sigmoid"):
         super().__init__(data_shape, mean_activation)
-        self.floor = _check_nonneg("floor", floor)
+        self.floor = self._options(floor=floor)["floor"]
         self.decoder_channels = self.data_shape[0] + 1
 
     def _var(self, out, x=None):
@@ -241,10 +233,11 @@ class GaussianPredictedPixel(_Gaussian):
     """The decoder predicts sigma per pixel beside mu (2C channels): sigma = floor + softplus(.)."""
 
     channels_per_data_channel = 2
+    option_ranges = {"floor": NON_NEGATIVE}
 
     def __init__(self, data_shape, floor=SIGMA_FLOOR, mean_activation="sigmoid"):
         super().__init__(data_shape, mean_activation)
-        self.floor = _check_nonneg("floor", floor)
+        self.floor = self._options(floor=floor)["floor"]
 
     def _var(self, out, x=None):
         return (self.floor + F.softplus(out[:, self.data_shape[0]:])).square()
@@ -267,10 +260,11 @@ class _GaussianOptimal(_Gaussian):
     """
 
     valid_density = False
+    option_ranges = {"floor": NON_NEGATIVE}
 
     def __init__(self, data_shape, floor=SIGMA_FLOOR, mean_activation="sigmoid"):
         super().__init__(data_shape, mean_activation)
-        self.floor = _check_nonneg("floor", floor)
+        self.floor = self._options(floor=floor)["floor"]
 
     def _residual_var(self, r2):
         raise NotImplementedError

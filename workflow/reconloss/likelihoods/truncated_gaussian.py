@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from reconloss.likelihoods.base import Likelihood, sum_per_example
-from reconloss.likelihoods.gaussian import SIGMA_FLOOR, _check_nonneg
+from reconloss.likelihoods.gaussian import NON_NEGATIVE, SIGMA_FLOOR
 
 SQRT2 = math.sqrt(2.0)
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -134,10 +134,11 @@ class TruncatedGaussian(Likelihood):
 
     channels_per_data_channel = 2
     param_label = "mode"
+    option_ranges = {"floor": NON_NEGATIVE}
 
     def __init__(self, data_shape, floor=SIGMA_FLOOR):
         super().__init__(data_shape)
-        self.floor = _check_nonneg("floor", floor)
+        self.floor = self._options(floor=floor)["floor"]
 
     def params(self, out):
         c = self.data_shape[0]
