@@ -41,17 +41,27 @@ def _ratio(iv):
     return f"×{math.exp(iv.estimate):.3g} [{math.exp(iv.lo):.3g}, {math.exp(iv.hi):.3g}]"
 
 
-def best_fid_similar(df, specs):
+def bests(df):
+    """(a finished row when Bernoulli's and CB's best β cannot be compared, else None; their best β and cells;
+    the row's runs and numbers text)."""
     lacking = missing(df, [BERNOULLI, CB])
     if lacking:
-        return not_tested(lacking)
+        return not_tested(lacking), None, None
     (b_best, b_cells), (c_best, c_cells) = best_cell(df, BERNOULLI), best_cell(df, CB)
     runs = describe(df, [BERNOULLI, CB])
     if b_best is None or c_best is None:
-        return {"runs": runs, "verdict": "inconclusive", "reason": "no finished run to compare"}
+        return {"runs": runs, "verdict": "inconclusive", "reason": "no finished run to compare"}, None, None
+    numbers = f"{_best_text(BERNOULLI, b_best, b_cells)}; {_best_text(CB, c_best, c_cells)}"
+    return None, (b_best, b_cells, c_best, c_cells), (runs, numbers)
+
+
+def best_fid_similar(df, specs):
+    early, found, texts = bests(df)
+    if early:
+        return early
+    (b_best, b_cells, c_best, c_cells), (runs, numbers) = found, texts
     noise = Spread.pooled([*b_cells.values(), *c_cells.values()])
     iv = difference(c_cells[c_best], b_cells[b_best], noise)
-    numbers = f"{_best_text(BERNOULLI, b_best, b_cells)}; {_best_text(CB, c_best, c_cells)}"
     if iv is None:
         return {"numbers": numbers, "runs": runs, "verdict": "inconclusive", "reason": "no seed-to-seed spread"}
     numbers += f"; CB / Bernoulli {_ratio(iv)}, margin ×{math.exp(noise.margin):.3g} (log FID {noise.text()})"
@@ -66,14 +76,10 @@ def best_fid_similar(df, specs):
 
 
 def cb_larger_beta(df, specs):
-    lacking = missing(df, [BERNOULLI, CB])
-    if lacking:
-        return not_tested(lacking)
-    (b_best, b_cells), (c_best, c_cells) = best_cell(df, BERNOULLI), best_cell(df, CB)
-    runs = describe(df, [BERNOULLI, CB])
-    if b_best is None or c_best is None:
-        return {"runs": runs, "verdict": "inconclusive", "reason": "no finished run to compare"}
-    numbers = f"{_best_text(BERNOULLI, b_best, b_cells)}; {_best_text(CB, c_best, c_cells)}"
+    early, found, texts = bests(df)
+    if early:
+        return early
+    (b_best, b_cells, c_best, c_cells), (runs, numbers) = found, texts
     noise = Spread.pooled(c_cells.values())
     # CB's optimum lies above Bernoulli's when CB is clearly worse at every β up to Bernoulli's best, and not
     # above it when CB is clearly worse at every β beyond Bernoulli's best.
