@@ -18,9 +18,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from fake_results import BETAS, LIKELIHOODS, make_results_tree  # noqa: E402
-from reconloss import (  # noqa: E402
-    figures, figures_data, figures_evaluation, figures_helpers, figures_training, tables,
-)
+from reconloss import figures, tables  # noqa: E402
+from reconloss.figures import data as figures_data  # noqa: E402
+from reconloss.figures import evaluation as figures_evaluation  # noqa: E402
+from reconloss.figures import helpers as figures_helpers  # noqa: E402
+from reconloss.figures import training as figures_training  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -303,7 +305,7 @@ def test_parameter_images_are_named_by_their_likelihood(digits):
 
 def test_log_axis_minor_labels_follow_the_leading_digit_below_one_too():
     """0.2 and 0.3 are labelled as 20 and 30 are (a σ axis within one decade below 1 had no labels)."""
-    from reconloss.figures_helpers import plain_log_ticks
+    from reconloss.figures.helpers import plain_log_ticks
 
     fig, ax = plt.subplots()
     plain_log_ticks(ax.yaxis)

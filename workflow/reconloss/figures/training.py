@@ -9,7 +9,7 @@ registers and saves them.
 
 import math
 
-from reconloss.figures_helpers import empty_figure, finite, plain_log_ticks
+from reconloss.figures.helpers import empty_figure, finite, plain_log_ticks
 
 
 #: The divergence map's colour of each way a run can end (reconloss.outcome), and of a missing run.

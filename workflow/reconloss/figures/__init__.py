@@ -13,12 +13,12 @@ a result.
 import argparse
 import json
 
-from reconloss.figures_data import Runs, load_summary
-from reconloss.figures_evaluation import (
+from reconloss.figures.data import Runs, load_summary
+from reconloss.figures.evaluation import (
     fig_dynamic_range, fig_fid_bernoulli_vs_cb, fig_fid_vs_beta, fig_reconstructions, fig_samples,
 )
-from reconloss.figures_helpers import empty_figure, likelihood_order, palette, save
-from reconloss.figures_training import fig_divergence, fig_sigma
+from reconloss.figures.helpers import empty_figure, likelihood_order, palette, save
+from reconloss.figures.training import fig_divergence, fig_sigma
 # The figure settings and their defaults, defined once in reconloss.settings.Figures.
 from reconloss.settings import FIGURE_SETTINGS as DEFAULT_SETTINGS
 

@@ -10,7 +10,7 @@ registers and saves them.
 
 import math
 
-from reconloss.figures_helpers import (
+from reconloss.figures.helpers import (
     DIVERGED_COLOUR, FID_LABEL, INTENSITY, MARKERS, beta_axis, closest_beta, diverged_marks, empty_figure, imshow,
     montage, param_label, placeholder, plain_log_ticks, seed_note, seed_stats, to_display, wrap_label,
 )

@@ -11,7 +11,7 @@ of an MSE-loss β-VAE that a fixed-σ Gaussian is.
 import math
 from pathlib import Path
 
-from reconloss.analytic_numbers import cb_functions, naive_cb_log_normalizer, naive_cb_mean
+from reconloss.analytic.numbers import cb_functions, naive_cb_log_normalizer, naive_cb_mean
 from reconloss.io import atomic_path
 
 # Stable names: the workflow rule declares these as outputs.
