@@ -232,7 +232,7 @@ def test_sigma_traces_come_from_the_training_logs(digits, tree):
         assert all(any(len(y) == len(log) and np.allclose(y, log["sigma_mean"]) for y in ys) for log in logs)
         assert len(ys) == 2 and left[0].get_yscale() == "log"
         # right: sqrt(MSE) as hollow diamonds, the seed mean of the finished runs at each β
-        right = next(ax for ax in fig.axes if ax.get_title(loc="left") == "at the end of training")
+        right = next(ax for ax in fig.axes if ax.get_title(loc="right") == "at the end of training")
         ok = df[(df["likelihood"] == "gaussian_learned_global") & (df["status"] == "ok")]
         diamonds = [line for line in right.lines if line.get_marker() == "D"]
         assert len(diamonds) == 1

@@ -114,61 +114,81 @@ def _traces(df, runs):
     return traces
 
 
-def fig_sigma(df, dataset, likelihoods, style_map, runs, settings):
-    """Per family with a σ: its trace over training at one β (left), and at the end against β beside
-    √MSE of the reconstructions (right), where a learned σ should settle."""
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
+def _trace_panel(ax, labs, traces, beta_shown, style_map):
+    """σ over the epochs of each label's runs at its shown β, one line per seed."""
     from matplotlib.ticker import MaxNLocator
 
+    last = 1
+    for lik in labs:
+        for row, log in traces.get(lik, []):
+            if row["beta"] != beta_shown[lik] or not len(log):
+                continue
+            # a marker per epoch: a one-epoch run is a point, which a line alone would not draw
+            ax.plot(log["epoch"], log["sigma_mean"], **style_map[lik].line(lw=1.3, ms=3))
+            last = max(last, int(log["epoch"].max()))
+            if row["status"] == "diverged":
+                ax.plot(log["epoch"].iloc[-1], log["sigma_mean"].iloc[-1], marker="x", mew=2, ms=8, color="red")
+    if last <= 10:  # few epochs: one tick each (a single epoch would otherwise get ticks at 0.96, 0.98, ...)
+        ax.set_xticks(range(1, last + 1))
+        ax.set_xlim(0.5, last + 0.5)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    shown = sorted({beta_shown[lik] for lik in labs if lik in beta_shown})
+    if shown:
+        ax.text(0.02, 0.04, "β = " + ", ".join(f"{b:g}" for b in shown), transform=ax.transAxes, fontsize=7.5)
+    else:
+        ax.text(0.5, 0.5, "no training log with a σ", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("σ (pixel units,\nmean over pixels)")
+
+
+def _end_panel(ax, df, labs, style_map, end, has_rmse):
+    """σ at the end of training against β (seed mean, band min to max) and √MSE as hollow diamonds."""
+    for lik in labs:
+        st = style_map[lik]
+        s = end[end["likelihood"] == lik].sort_values("beta")
+        if len(s):
+            ax.plot(s["beta"], s["mean"], **st.line(lw=1.5, ms=4.5))
+            ax.fill_between(s["beta"], s["min"], s["max"], color=st.colour, alpha=0.15, lw=0)
+        if has_rmse:
+            r = seed_stats(df[df["likelihood"] == lik], "rmse").sort_values("beta")
+            ax.plot(r["beta"], r["mean"], color=st.colour, marker="D", mfc="white", ms=5, ls="none")
+    beta_axis(ax, df["beta"])
+    ax.set_ylabel("σ, and √MSE (◇)")
+
+
+def fig_sigma(df, dataset, likelihoods, style_map, runs, settings):
+    """Per family with a σ: its trace over training at one β (left), and at the end against β beside
+    √MSE of the reconstructions (right), where a learned σ should settle. Without training logs
+    (results copied without runs/) the right column alone, from the summary."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
     traces = _traces(df, runs)
-    liks = [lik for lik in likelihoods if lik in traces]
+    in_summary = set(df.loc[df["sigma_mean"].notna(), "likelihood"]) if "sigma_mean" in df else set()
+    liks = [lik for lik in likelihoods if lik in traces or lik in in_summary]
     if not liks:
         return empty_figure(f"{dataset}: σ over training",
                              "no likelihood in this configuration learns or predicts σ\n"
-                             "(no sigma_mean column in any run's log.csv)")
+                             "(no sigma_mean in the summary or in any run's log.csv)")
     groups = panels(style_map, liks)
-    fig, axes = plt.subplots(len(groups), 2, figsize=(FIGURE_WIDTH, 2.4 * len(groups) + 1.0), squeeze=False,
+    ncols = 2 if traces else 1
+    fig, axes = plt.subplots(len(groups), ncols, figsize=(FIGURE_WIDTH, 2.4 * len(groups) + 1.0), squeeze=False,
                              sharey=True, layout="constrained")
     beta_shown = {lik: closest_beta([r["beta"] for r, _ in traces[lik]], settings["comparison_beta"])
-                  for lik in liks}
-    end = seed_stats(df, "sigma_mean") if "sigma_mean" in df else None
+                  for lik in liks if lik in traces}
+    end = seed_stats(df, "sigma_mean") if "sigma_mean" in df else seed_stats(df.assign(sigma_mean=float("nan")),
+                                                                               "sigma_mean")
     has_rmse = "rmse" in df and df["rmse"].notna().any()
-    for (left, right), (family, labs) in zip(axes, groups):
-        last = 1
-        for lik in labs:
-            st = style_map[lik]
-            for row, log in traces[lik]:
-                if row["beta"] != beta_shown[lik] or not len(log):
-                    continue
-                # a marker per epoch: a one-epoch run is a point, which a line alone would not draw
-                left.plot(log["epoch"], log["sigma_mean"], **st.line(lw=1.3, ms=3))
-                last = max(last, int(log["epoch"].max()))
-                if row["status"] == "diverged":
-                    left.plot(log["epoch"].iloc[-1], log["sigma_mean"].iloc[-1], marker="x", mew=2, ms=8, color="red")
-            if end is not None:
-                s = end[end["likelihood"] == lik].sort_values("beta")
-                if len(s):
-                    right.plot(s["beta"], s["mean"], **st.line(lw=1.5, ms=4.5))
-                    right.fill_between(s["beta"], s["min"], s["max"], color=st.colour, alpha=0.15, lw=0)
-            if has_rmse:
-                r = seed_stats(df[df["likelihood"] == lik], "rmse").sort_values("beta")
-                right.plot(r["beta"], r["mean"], color=st.colour, marker="D", mfc="white", ms=5, ls="none")
-        if last <= 10:  # few epochs: one tick each (a single epoch would otherwise get ticks at 0.96, 0.98, ...)
-            left.set_xticks(range(1, last + 1))
-            left.set_xlim(0.5, last + 0.5)
-        else:
-            left.xaxis.set_major_locator(MaxNLocator(integer=True))
-        shown = sorted({beta_shown[lik] for lik in labs})
-        left.set_xlabel("epoch")
-        left.set_ylabel("σ (pixel units,\nmean over pixels)")
-        panel_title(left, family)
-        left.text(0.02, 0.04, "β = " + ", ".join(f"{b:g}" for b in shown), transform=left.transAxes, fontsize=7.5)
-        beta_axis(right, df["beta"])
-        right.set_title("at the end of training", fontsize=9, loc="left")
-        right.set_ylabel("σ, and √MSE (◇)")
-        right.tick_params(labelleft=True)
-        for ax in (left, right):
+    for row_axes, (family, labs) in zip(axes, groups):
+        right = row_axes[-1]
+        if traces:
+            _trace_panel(row_axes[0], labs, traces, beta_shown, style_map)
+        _end_panel(right, df, labs, style_map, end, has_rmse)
+        panel_title(row_axes[0], family)
+        right.set_title("at the end of training", fontsize=9, loc="right")
+        right.tick_params(which="both", labelleft=True)
+        for ax in row_axes:
             ax.set_yscale("log")
             plain_log_ticks(ax.yaxis)
             ax.grid(True, which="both", alpha=0.25)
@@ -177,7 +197,8 @@ def fig_sigma(df, dataset, likelihoods, style_map, runs, settings):
             handles.append(Line2D([], [], color="0.3", marker="D", mfc="white", ls="none",
                                   label="√MSE of the reconstructions"))
         side_legend(right, handles)
+    where = (f"left: over training at the β closest to {settings['comparison_beta']:g} (one line per seed); right: "
+             if traces else "no training logs here: ")
     fig.suptitle(f"{dataset}: σ of the Gaussian likelihoods that learn, predict or compute it, by family\n"
-                 f"left: over training at the β closest to {settings['comparison_beta']:g} (one line per seed); "
-                 "right: at the end against β (seed mean, band min to max)", fontsize=10)
+                 f"{where}at the end of training against β (seed mean, band min to max)", fontsize=10)
     return fig
