@@ -344,3 +344,20 @@ def test_log_axis_minor_labels_follow_the_leading_digit_below_one_too():
     fmt = ax.yaxis.get_minor_formatter()
     assert [fmt(v, 0) for v in (0.2, 0.3, 0.4, 0.5, 20.0, 70.0)] == ["0.2", "0.3", "", "0.5", "20", ""]
     plt.close(fig)
+
+
+def test_sigma_without_training_logs_draws_the_end_from_the_summary(digits, tmp_path):
+    """Results copied without runs/: σ at the end of training and √MSE still come from the summary."""
+    df, likelihoods, style_map, _ = digits
+    fig = figures.BUILDERS["sigma"](df, "digits", likelihoods, style_map, figures_data.Runs(tmp_path / "none"),
+                                    figures.DEFAULT_SETTINGS)
+    try:
+        axes = [ax for ax in fig.axes if ax.get_visible() and ax.lines]
+        assert len(axes) == 1 and axes[0].get_title(loc="right") == "at the end of training"
+        ok = df[(df["likelihood"] == "gaussian_learned_global") & (df["status"] == "ok")]
+        means = ok.groupby("beta")["sigma_mean"].mean().sort_index()
+        assert any(np.allclose(line.get_xdata(), means.index) and np.allclose(line.get_ydata(), means.values)
+                   for line in axes[0].lines)
+        assert "no training logs here" in fig._suptitle.get_text()
+    finally:
+        plt.close(fig)
