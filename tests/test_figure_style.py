@@ -236,7 +236,8 @@ def test_study_index_lists_every_figure_once_with_its_line_and_claims():
         target = f"mnist/{stem}_mnist.png" if kind == "dataset" else f"analytic/{stem}."
         assert post < text.index(target) < grid, stem
     for stem in figures.FIGURES:
-        assert f"| `{stem}` | [{stem}](mnist/{stem}_mnist.png) | [{stem}](fashion_mnist/{stem}_fashion_mnist.png)" in text
+        links = f"[{stem}](mnist/{stem}_mnist.png) | [{stem}](fashion_mnist/{stem}_fashion_mnist.png)"
+        assert f"| `{stem}` | {links}" in text
     for stem in analytic.FIGURES:
         assert f"[{stem}](analytic/{stem}.png)" in text
     for claim_id, stem in claims.CLAIM_FIGURES.items():  # each claim is named beside its figure

@@ -135,7 +135,8 @@ def test_reconstruction_sheet_shows_the_runs_own_pixels(digits, tree):
         assert "β=1" in text and "E[x]" in text
         assert "diverged at every seed" in text  # the likelihood `beta` never finished
         # the family sections, in the style's order
-        headers = [t for t in (x.get_text() for x in fig.findobj(matplotlib.text.Text)) if t in style.FAMILY_OF.values()]
+        texts = (x.get_text() for x in fig.findobj(matplotlib.text.Text))
+        headers = [t for t in texts if t in style.FAMILY_OF.values()]
         assert headers == ["Gaussian, σ fixed", "Gaussian, σ learned", "distributions on [0, 1]"]
     finally:
         plt.close(fig)

@@ -90,7 +90,7 @@ def _strip_rows(df, groups):
 
 def fig_fid_vs_beta(df, dataset, likelihoods, style_map, runs, settings):
     fig, cells = facet_figure(style_map, likelihoods,
-                              f"{dataset}: sample FID against β, one panel per family\n"
+                              f"{dataset}: sample {FID_LABEL} against β, one panel per family\n"
                               f"{seed_note(df)}; grey dashed: the best FID of any label at that β")
     rows = _strip_rows(df, [labs for _, _, labs in cells])
     reference = best_of_grid(df, "fid")

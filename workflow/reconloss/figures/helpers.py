@@ -17,13 +17,6 @@ FID_LABEL = "FID (classifier features; lower is better)"
 DIVERGED_COLOUR = (0.85, 0.85, 0.85)
 
 
-def finite(v):
-    try:
-        return v is not None and math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
-
-
 def param_label(row):
     """What a run's parameter image shows, for labels: its likelihood class's param_label
     (Beta's and the categorical's "mode", CB's "lambda"); "parameter" for an unknown name."""

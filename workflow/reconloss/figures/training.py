@@ -8,10 +8,8 @@ one dataset's rows of the summary and returns a figure; reconloss.figures
 registers and saves them.
 """
 
-import math
-
 from reconloss.figures.facets import FIGURE_WIDTH, label_handles, panel_title, side_legend
-from reconloss.figures.helpers import beta_axis, closest_beta, empty_figure, finite, plain_log_ticks, seed_stats
+from reconloss.figures.helpers import beta_axis, closest_beta, empty_figure, plain_log_ticks, seed_stats
 from reconloss.figures.style import panels
 
 
