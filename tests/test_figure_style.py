@@ -191,7 +191,10 @@ def test_cb_image_shows_the_runs_data_lambda_and_mean_large(mnist_tree):
         fig.canvas.draw()
         shown = fig.get_tightbbox(fig.canvas.get_renderer()).width
         assert axes[0].get_window_extent().width / fig.dpi / shown * 900 / 28 > 6
-        assert "β=1" in fig._suptitle.get_text() and "E[x" in fig._suptitle.get_text()
+        title = fig._suptitle.get_text()
+        assert "β=1" in title and "E[x" in title
+        x = imgs["original"][:2]
+        assert f"mean the model predicts {float(imgs['mean'][:2][x < 0.05].mean()):.2f}" in title
     finally:
         plt.close(fig)
 

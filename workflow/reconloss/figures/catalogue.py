@@ -8,8 +8,8 @@ index and the report cannot tell two stories. Light: no matplotlib.
 
 #: Per-dataset figure stem (reconloss.figures.FIGURES) -> what it shows.
 SHOWS = {
-    "cb_image": "One test image as data | λ | E[x] of the continuous Bernoulli, large: λ reaches black, "
-                "the mean the model predicts has a grey background.",
+    "cb_image": "Test images as data | λ | E[x] of the continuous Bernoulli, large, with the mean level of each "
+                "where the data are black: the background the model predicts.",
     "fid_bernoulli_vs_cb": "Sample and reconstruction FID of the Bernoulli and the continuous Bernoulli "
                            "against β, alone in one figure.",
     "fid_vs_beta": "Sample FID against β of every label, one panel per family, each against the best FID "

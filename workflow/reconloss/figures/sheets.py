@@ -262,6 +262,9 @@ def fig_cb_image(df, dataset, likelihoods, style_map, runs, settings):
         sm = plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap="gray")
         bar = fig.colorbar(sm, ax=axes, fraction=0.03, pad=0.02)
         bar.set_label(INTENSITY + "; fixed scale")
+    x = imgs["original"][:k]
+    levels = [background_level(x, imgs[key][:k]) for key in ("param", "mean")]
     fig.suptitle(f"{dataset}: continuous Bernoulli ({lik}, β={beta:g}, seed {int(row['seed'])}): the data, λ, and "
-                 "E[x | λ]\nλ reaches black; the mean the model predicts has a grey background", fontsize=10)
+                 f"E[x | λ]\nwhere the data are black, λ is {levels[0]:.2f} on average and the mean the model "
+                 f"predicts {levels[1]:.2f}", fontsize=10)
     return fig
