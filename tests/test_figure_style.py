@@ -243,10 +243,11 @@ def test_study_index_lists_every_figure_once_with_its_line_and_claims():
         assert f"| `{stem}` | {links}" in text
     for stem in analytic.FIGURES:
         assert f"[{stem}](analytic/{stem}.png)" in text
-    for claim_id, stem in claims.CLAIM_FIGURES.items():  # each claim is named beside its figure
-        statement = next(s for c, s, *_ in claims.CLAIMS if c == claim_id)
-        row = next(line for line in text.splitlines() if line.startswith(f"| `{stem}` |"))
-        assert statement.replace("|", "\\|") in row
+    statements = dict(study_docs.claim_fields(c) for c in claims.CLAIMS)
+    for claim_id, figure in claims.CLAIM_FIGURES.items():  # each claim is named beside its figure
+        start = f"| [{figure[9:]}](analytic/" if figure.startswith("analytic/") else f"| `{figure}` |"
+        row = next(line for line in text.splitlines() if line.startswith(start))
+        assert statements[claim_id].replace("|", "\\|") in row
     # every table row has as many cells as its header: no unescaped | inside a cell
     for block in text.split("\n\n"):
         rows = [r for r in block.splitlines() if r.startswith("|")]

@@ -163,12 +163,20 @@ def copy_analytic(results, out):
     return written
 
 
+def claim_fields(claim):
+    """(id, statement) of one entry of claims.CLAIMS: a Claim object (.id, .statement) or an
+    (id, statement, ...) tuple, so the index works with either form of the claims package."""
+    if hasattr(claim, "id"):
+        return claim.id, claim.statement
+    return claim[0], claim[1]
+
+
 def _claims_by_figure():
-    """{figure stem: [claim statement]} of reconloss.claims."""
-    statements = {claim_id: statement for claim_id, statement, *_ in claims.CLAIMS}
+    """{figure: [claim statement]} of reconloss.claims; a figure is a dataset stem or analytic/<stem>."""
+    statements = dict(claim_fields(c) for c in claims.CLAIMS)
     out = {}
-    for claim_id, stem in claims.CLAIM_FIGURES.items():
-        out.setdefault(stem, []).append(statements.get(claim_id, claim_id))
+    for claim_id, figure in claims.CLAIM_FIGURES.items():
+        out.setdefault(figure, []).append(statements.get(claim_id, claim_id))
     return out
 
 
@@ -185,8 +193,8 @@ def index_markdown(datasets, specs=None):
     def dataset_links(stem):
         return ", ".join(f"[{t}]({d}/{stem}_{d}.png)" for d, t in zip(datasets, titles))
 
-    def claims_cell(stem):
-        return _cell(" ".join(f"“{c}”" for c in backs.get(stem, [])) or "none (context)")
+    def claims_cell(figure):
+        return _cell(" ".join(f"“{c}”" for c in backs.get(figure, [])) or "none (context)")
 
     lines = ["# The study's figures", "",
              "Written by `make study-docs` from a finished run's results (do not edit). Each figure is one file; "
@@ -203,16 +211,19 @@ def index_markdown(datasets, specs=None):
         else:
             link = f"[{stem} table](analytic/{stem}.md), [figure](analytic/{stem}.png)"
             shows = catalogue.ANALYTIC_SHOWS[stem]
-        lines.append(f"| {_cell(point)} | {link} | {_cell(shows)} | {claims_cell(stem)} |")
+        figure = stem if kind == "dataset" else f"analytic/{stem}"
+        lines.append(f"| {_cell(point)} | {link} | {_cell(shows)} | {claims_cell(figure)} |")
     lines += ["", "## The grid's figures, per dataset", "",
               "| figure | " + " | ".join(titles) + " | what it shows | claims it backs |",
               "|" + " --- |" * (len(datasets) + 3)]
     for stem in FIGURES:
         cells = " | ".join(f"[{stem}]({d}/{stem}_{d}.png)" for d in datasets)
         lines.append(f"| `{stem}` | {cells} | {_cell(catalogue.SHOWS[stem])} | {claims_cell(stem)} |")
-    lines += ["", "## Figures that need no training", "", "| figure | what it shows |", "| --- | --- |"]
+    lines += ["", "## Figures that need no training", "", "| figure | what it shows | claims it backs |",
+              "| --- | --- | --- |"]
     for stem in analytic.FIGURES:
-        lines.append(f"| [{stem}](analytic/{stem}.png) | {_cell(catalogue.ANALYTIC_SHOWS[stem])} |")
+        lines.append(f"| [{stem}](analytic/{stem}.png) | {_cell(catalogue.ANALYTIC_SHOWS[stem])} | "
+                     f"{claims_cell(f'analytic/{stem}')} |")
     if specs:
         names = {label: spec["likelihood"] for label, spec in specs.items()}
         lines += ["", "## Key: one look per label", "",
