@@ -32,7 +32,7 @@ figures: setup  ## figures, tables and report from existing results, training no
 docs-figures: figures  ## the README's small PNGs (docs/figures) from the default run's results
 	$(PY) -m reconloss figures --summary results/tables/summary.csv --runs-root results/runs \
 	  --out-dir docs/figures --dataset digits \
-	  --settings '{"formats": ["png"], "dpi": 80, "only": ["reconstructions", "fid_vs_beta", "dynamic_range", "samples"]}'
+	  --settings '{"formats": ["png"], "dpi": 100, "only": ["cb_image", "fid_bernoulli_vs_cb", "reconstructions", "fid_vs_beta", "dynamic_range", "samples"]}'
 
 STUDY_CONFIG ?= configs/study.yaml
 # Offline: make study STUDY_CONFIG="configs/study.yaml configs/offline-mirrors.yaml" (likewise study-docs).

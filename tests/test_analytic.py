@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import scipy.optimize
 
-from reconloss import analytic, analytic_numbers
+from reconloss import analytic
+from reconloss.analytic import numbers as analytic_numbers
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -18,9 +18,12 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from fake_results import BETAS, LIKELIHOODS, make_results_tree  # noqa: E402
-from reconloss import (  # noqa: E402
-    figures, figures_data, figures_evaluation, figures_helpers, figures_training, tables,
-)
+from reconloss import figures, tables  # noqa: E402
+from reconloss.figures import data as figures_data  # noqa: E402
+from reconloss.figures import sheets as figures_sheets  # noqa: E402
+from reconloss.figures import style  # noqa: E402
+from reconloss.figures import helpers as figures_helpers  # noqa: E402
+from reconloss.figures import training as figures_training  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,7 +42,7 @@ def digits(tree):
     summary = figures_data.load_summary(tree / "tables" / "summary.csv")
     df = summary[summary["dataset"] == "digits"].reset_index(drop=True)
     likelihoods = figures_helpers.likelihood_order(df)
-    return df, likelihoods, figures_helpers.palette(likelihoods), figures_data.Runs(tree / "runs")
+    return df, likelihoods, style.styles_of(df), figures_data.Runs(tree / "runs")
 
 
 def draw(stem, digits, **settings):
@@ -80,8 +83,11 @@ def test_every_figure_is_titled_and_labelled(stem, digits):
                 continue
             if ax.images or not (ax.lines or ax.collections):
                 continue  # image panels: labelled by their title/tick labels and the intensity note
-            assert ax.get_xlabel() and ax.get_ylabel(), f"{stem}: axes without labels ({ax.get_title()!r})"
-        assert "β" in all_text(fig) or stem == "sigma"
+            assert ax.get_ylabel(), f"{stem}: axes without a y label ({ax.get_title()!r})"
+        # panels stacked in a column share one x label, under the last of them
+        plotted = [ax for ax in axes if ax.lines and not ax.images and ax.get_label() != "<colorbar>"]
+        assert not plotted or plotted[-1].get_xlabel(), f"{stem}: no x label under the last panel"
+        assert "β" in all_text(fig)
     finally:
         plt.close(fig)
 
@@ -95,30 +101,43 @@ def find_block(canvas, block):
     return None
 
 
+def image_axes(fig):
+    """{first y tick label: canvas} of the figure's image axes, in drawing order."""
+    return [(tuple(t.get_text() for t in ax.get_yticklabels()), np.asarray(ax.images[0].get_array()))
+            for ax in fig.axes if ax.images]
+
+
+def rows_of(t, n, gap=1):
+    """The sheet's row of the first n images of t (n,1,h,w): side by side, `gap` white pixels apart."""
+    h, w = t.shape[-2:]
+    row = np.ones((h, n * w + (n - 1) * gap))
+    for i in range(n):
+        row[:, i * (w + gap):i * (w + gap) + w] = t[i, 0].clamp(0, 1).numpy()
+    return row
+
+
 def test_reconstruction_sheet_shows_the_runs_own_pixels(digits, tree):
-    df, *_ = digits
     fig = draw("reconstructions", digits, comparison_beta=1.0, n_show=4)
     try:
-        ax = next(ax for ax in fig.axes if ax.images)
-        canvas = np.asarray(ax.images[0].get_array())[..., 0]  # grey images are drawn as equal RGB channels
         imgs = torch.load(tree / "runs/digits/continuous_bernoulli/beta~1/seed~0/images.pt", weights_only=True)
-        h, gap = 8, 1
-
-        def column(t):
-            col = np.ones((4 * h + 3 * gap, h))
-            for i in range(4):
-                col[i * (h + gap):i * (h + gap) + h] = t[i, 0].clamp(0, 1).numpy()
-            return col
-
-        x_param = find_block(canvas, column(imgs["param"]))
-        x_mean = find_block(canvas, column(imgs["mean"]))
-        assert x_param is not None and x_mean == x_param + h + gap  # parameter image, then expected value
-        assert find_block(canvas, column(imgs["original"])) == 0
+        panels = image_axes(fig)
+        # CB: its parameter image (λ) above its expected value, in one panel, a white gap row between
+        cb = [c for kinds, c in panels if kinds == ("lambda", "E[x]")]
+        assert len(cb) == 1
+        expected = np.concatenate([rows_of(imgs["param"], 4), np.ones((1, 4 * 8 + 3)), rows_of(imgs["mean"], 4)])
+        assert np.allclose(cb[0][..., 0] if cb[0].ndim == 3 else cb[0], expected, atol=1e-6)
+        # each family's section opens with the test images themselves
+        data = [c for kinds, c in panels if kinds == ("data",)]
+        assert len(data) == 3 and all(np.allclose(c, rows_of(imgs["original"], 4)) for c in data)
         # CB's expected value is desaturated: its darkest pixel is visibly above black
-        assert column(imgs["mean"]).min() > 0.2 and column(imgs["original"]).min() == 0.0
+        assert rows_of(imgs["mean"], 4).min() > 0.2 and rows_of(imgs["original"], 4).min() == 0.0
         text = all_text(fig)
-        assert "β=1" in text and "param" in text and "E[x]" in text
-        assert "diverged\nat every\nseed" in text  # the likelihood `beta` never finished
+        assert "β=1" in text and "E[x]" in text
+        assert "diverged at every seed" in text  # the likelihood `beta` never finished
+        # the family sections, in the style's order
+        texts = (x.get_text() for x in fig.findobj(matplotlib.text.Text))
+        headers = [t for t in texts if t in style.FAMILY_OF.values()]
+        assert headers == ["Gaussian, σ fixed", "Gaussian, σ learned", "distributions on [0, 1]"]
     finally:
         plt.close(fig)
 
@@ -128,7 +147,7 @@ def test_reconstruction_sheet_uses_the_beta_closest_to_the_setting(digits):
     try:
         text = all_text(fig)
         assert text.count("β=4") == len(LIKELIHOODS)  # ln 3 is nearer ln 4 than ln 1
-        assert "β=1\n" not in text
+        assert "β=1," not in text
     finally:
         plt.close(fig)
 
@@ -137,15 +156,14 @@ def test_reconstruction_sheet_in_colour(tree):
     summary = figures_data.load_summary(tree / "tables" / "summary.csv")
     df = summary[summary["dataset"] == "cifar10"].reset_index(drop=True)
     liks = figures_helpers.likelihood_order(df)
-    fig = figures_evaluation.fig_reconstructions(df, "cifar10", liks, figures_helpers.palette(liks),
+    fig = figures_sheets.fig_reconstructions(df, "cifar10", liks, style.styles_of(df),
                                                  figures_data.Runs(tree / "runs"), figures.DEFAULT_SETTINGS)
     try:
-        ax = next(ax for ax in fig.axes if ax.images)
-        canvas = np.asarray(ax.images[0].get_array())
         imgs = torch.load(tree / "runs/cifar10/bernoulli/beta~1/seed~0/images.pt", weights_only=True)
         first = imgs["mean"][0].permute(1, 2, 0).clamp(0, 1).numpy()
-        assert canvas.ndim == 3 and any(
-            np.allclose(canvas[:32, x:x + 32], first, atol=1e-6) for x in range(canvas.shape[1] - 31))
+        canvases = [c for _, c in image_axes(fig)]
+        assert all(c.ndim == 3 for c in canvases)
+        assert any(np.allclose(c[:32, :32], first, atol=1e-6) for c in canvases)
     finally:
         plt.close(fig)
 
@@ -154,26 +172,35 @@ def test_divergence_map_counts_seeds_and_names_epochs(digits):
     df, likelihoods, *_ = digits
     fig = draw("divergence", digits)
     try:
-        ax = fig.axes[0]
-        cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
-        row = likelihoods.index("gaussian_learned_global")
+        panel = {}  # label -> (axes, its row in that axes)
+        for ax in fig.axes:
+            for i, t in enumerate(ax.get_yticklabels()):
+                panel[t.get_text()] = (ax, i)
+        assert set(panel) == set(likelihoods)
+        assert [ax.get_title(loc="left") for ax in fig.axes] == [
+            "Gaussian, σ fixed", "Gaussian, σ learned", "distributions on [0, 1]"]
+
+        def cells(lik):
+            ax, row = panel[lik]
+            texts = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+            return {j: texts[(row, j)] for j in range(len(BETAS))}, np.asarray(ax.images[0].get_array())[row]
+
         expected_epoch = int(df.loc[(df["likelihood"] == "gaussian_learned_global") & (df["status"] == "diverged"),
                                     "diverged_epoch"].iloc[0])
-        assert cells[(row, 0)] == f"1/2\nepoch {expected_epoch}"
-        assert cells[(row, 1)] == "0/2"
-        assert all(cells[(likelihoods.index("beta"), j)].startswith("2/2") for j in range(len(BETAS)))
+        text, rgb = cells("gaussian_learned_global")
+        assert text[0] == f"1/2\nepoch {expected_epoch}" and text[1] == "0/2"
         # one stripe per seed, coloured by outcome: beta all diverged, bernoulli's largest β seed 0 collapsed
-        rgb = np.asarray(ax.images[0].get_array())
-        assert rgb.shape == (len(likelihoods), 2 * len(BETAS), 3)
         colour = {k: np.array(v) for k, v in figures_training.OUTCOME_COLOURS.items()}
-        assert np.allclose(rgb[likelihoods.index("beta")], colour["diverged"])
-        bern = likelihoods.index("bernoulli")
-        assert np.allclose(rgb[bern, -2], colour["collapsed"]) and np.allclose(rgb[bern, -1], colour["ok"])
-        assert np.allclose(rgb[bern, :-2], colour["ok"])
-        assert cells[(bern, len(BETAS) - 1)] == "0/2\n1 collapsed"
-        assert np.allclose(rgb[row, 0], colour["ok"]) and np.allclose(rgb[row, 1], colour["diverged"])
-        assert "diverged runs, 7 of 30; collapsed runs, 1" in ax.get_title()
-        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert rgb.shape == (2 * len(BETAS), 3)
+        assert np.allclose(rgb[0], colour["ok"]) and np.allclose(rgb[1], colour["diverged"])
+        text, rgb = cells("beta")
+        assert all(text[j].startswith("2/2") for j in range(len(BETAS))) and np.allclose(rgb, colour["diverged"])
+        text, rgb = cells("bernoulli")
+        assert np.allclose(rgb[-2], colour["collapsed"]) and np.allclose(rgb[-1], colour["ok"])
+        assert np.allclose(rgb[:-2], colour["ok"])
+        assert text[len(BETAS) - 1] == "0/2\n1 collapsed"
+        assert "diverged runs, 7 of 30; collapsed runs, 1" in fig._suptitle.get_text()
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
         assert legend[0] == "ok" and legend[1].startswith("collapsed") and legend[2].startswith("diverged")
     finally:
         plt.close(fig)
@@ -186,7 +213,7 @@ def test_samples_are_shown_at_the_best_beta(digits):
     try:
         text = all_text(fig)
         for lik in ("gaussian_fixed", "bernoulli", "continuous_bernoulli"):
-            assert f"β={best.loc[lik, 'best_beta']:g}\nFID {best.loc[lik, 'fid']:.3g}" in text
+            assert f"β={best.loc[lik, 'best_beta']:g}, FID {best.loc[lik, 'fid']:.3g}" in text
         assert "all 6 runs diverged" in text
     finally:
         plt.close(fig)
@@ -194,21 +221,23 @@ def test_samples_are_shown_at_the_best_beta(digits):
 
 def test_sigma_traces_come_from_the_training_logs(digits, tree):
     df, *_ = digits
-    fig = draw("sigma", digits)
+    fig = draw("sigma", digits, comparison_beta=4.0)
     try:
-        panels = [ax for ax in fig.axes if ax.get_title() == "gaussian_learned_global"]
-        assert len(panels) == 1 and len([ax for ax in fig.axes if ax.get_visible() and ax.lines]) == 1
+        left = [ax for ax in fig.axes if ax.get_title(loc="left") == "Gaussian, σ learned"]
+        assert len(left) == 1 and len([ax for ax in fig.axes if ax.get_visible() and ax.lines]) == 2
         import pandas as pd
 
-        log = pd.read_csv(tree / "runs/digits/gaussian_learned_global/beta~4/seed~0/log.csv")
-        ys = [line.get_ydata() for line in panels[0].lines if len(line.get_ydata()) == len(log)]
-        assert any(np.allclose(y, log["sigma_mean"]) for y in ys)
-        assert panels[0].get_yscale() == "log"
-        # sqrt(MSE) of every finished run as a diamond at its last epoch, beside its sigma trace
-        rmse = set(df.loc[(df["likelihood"] == "gaussian_learned_global") & (df["status"] == "ok"), "rmse"].round(9))
-        diamonds = [line for line in panels[0].lines if line.get_marker() == "D"]
-        assert {round(float(line.get_ydata()[0]), 9) for line in diamonds} == rmse and len(diamonds) == 5
-        assert all(float(line.get_xdata()[0]) == 6 for line in diamonds)
+        # left: the traces at the β asked for, one per seed, straight from the logs
+        logs = [pd.read_csv(tree / f"runs/digits/gaussian_learned_global/beta~4/seed~{s}/log.csv") for s in (0, 1)]
+        ys = [line.get_ydata() for line in left[0].lines]
+        assert all(any(len(y) == len(log) and np.allclose(y, log["sigma_mean"]) for y in ys) for log in logs)
+        assert len(ys) == 2 and left[0].get_yscale() == "log"
+        # right: sqrt(MSE) as hollow diamonds, the seed mean of the finished runs at each β
+        right = next(ax for ax in fig.axes if ax.get_title(loc="right") == "at the end of training")
+        ok = df[(df["likelihood"] == "gaussian_learned_global") & (df["status"] == "ok")]
+        diamonds = [line for line in right.lines if line.get_marker() == "D"]
+        assert len(diamonds) == 1
+        assert np.allclose(diamonds[0].get_ydata(), ok.groupby("beta")["rmse"].mean().sort_index().values)
         assert "√MSE" in all_text(fig)
     finally:
         plt.close(fig)
@@ -218,7 +247,7 @@ def test_fid_lines_are_seed_means_with_min_max_bands(digits):
     df, *_ = digits
     fig = draw("fid_vs_beta", digits)
     try:
-        ax = fig.axes[0]
+        ax = next(ax for ax in fig.axes if ax.get_title(loc="left") == "distributions on [0, 1]")
         ok = df[(df["likelihood"] == "bernoulli") & (df["status"] == "ok")]
         means = ok.groupby("beta")["fid"].mean()
         line = next(line for line in ax.lines if np.allclose(line.get_xdata(), means.index)
@@ -233,6 +262,11 @@ def test_fid_lines_are_seed_means_with_min_max_bands(digits):
         # the learned-σ Gaussian diverged at the smallest β for one seed: its mean there is the other seed alone
         g = df[(df["likelihood"] == "gaussian_learned_global") & (df["status"] == "ok")].groupby("beta")["fid"].mean()
         assert len(g) == len(BETAS)
+        # the grey reference in every panel: the lowest seed-mean FID of any label at each β
+        best = df[df["status"] == "ok"].groupby(["likelihood", "beta"])["fid"].mean().groupby("beta").min()
+        for panel in [a for a in fig.axes if a.lines]:
+            assert any(np.allclose(line.get_xdata(), best.index) and np.allclose(line.get_ydata(), best.values)
+                       for line in panel.lines)
         assert "beta (no finished run)" in all_text(fig)
     finally:
         plt.close(fig)
@@ -287,15 +321,16 @@ def test_every_figure_has_a_report_caption():
 
 
 def test_parameter_images_are_named_by_their_likelihood(digits):
-    """Column labels of the reconstruction sheet come from the likelihood classes' param_label."""
+    """Row labels of the reconstruction sheet come from the likelihood classes' param_label; a parameter
+    image equal to the expected value (a Gaussian's μ, the Bernoulli's p) is not drawn twice."""
     from reconloss.likelihoods import LIKELIHOODS
 
     fig = draw("reconstructions", digits)
     try:
-        labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
-        assert labels.count(LIKELIHOODS["continuous_bernoulli"].param_label) == 1  # "lambda"
-        assert labels.count(LIKELIHOODS["bernoulli"].param_label) == 1  # "p"
-        assert labels.count("mu") == 2 and "param" not in labels  # the two finished Gaussians
+        kinds = [k for k, _ in image_axes(fig)]
+        assert kinds.count((LIKELIHOODS["continuous_bernoulli"].param_label, "E[x]")) == 1  # ("lambda", "E[x]")
+        assert kinds.count(("E[x]",)) == 3  # the two finished Gaussians and the Bernoulli
+        assert not any("param" in k for ks in kinds for k in ks)
     finally:
         plt.close(fig)
     assert figures_helpers.param_label({"likelihood": "x", "likelihood_name": "beta"}) == "mode"
@@ -303,10 +338,27 @@ def test_parameter_images_are_named_by_their_likelihood(digits):
 
 def test_log_axis_minor_labels_follow_the_leading_digit_below_one_too():
     """0.2 and 0.3 are labelled as 20 and 30 are (a σ axis within one decade below 1 had no labels)."""
-    from reconloss.figures_helpers import plain_log_ticks
+    from reconloss.figures.helpers import plain_log_ticks
 
     fig, ax = plt.subplots()
     plain_log_ticks(ax.yaxis)
     fmt = ax.yaxis.get_minor_formatter()
     assert [fmt(v, 0) for v in (0.2, 0.3, 0.4, 0.5, 20.0, 70.0)] == ["0.2", "0.3", "", "0.5", "20", ""]
     plt.close(fig)
+
+
+def test_sigma_without_training_logs_draws_the_end_from_the_summary(digits, tmp_path):
+    """Results copied without runs/: σ at the end of training and √MSE still come from the summary."""
+    df, likelihoods, style_map, _ = digits
+    fig = figures.BUILDERS["sigma"](df, "digits", likelihoods, style_map, figures_data.Runs(tmp_path / "none"),
+                                    figures.DEFAULT_SETTINGS)
+    try:
+        axes = [ax for ax in fig.axes if ax.get_visible() and ax.lines]
+        assert len(axes) == 1 and axes[0].get_title(loc="right") == "at the end of training"
+        ok = df[(df["likelihood"] == "gaussian_learned_global") & (df["status"] == "ok")]
+        means = ok.groupby("beta")["sigma_mean"].mean().sort_index()
+        assert any(np.allclose(line.get_xdata(), means.index) and np.allclose(line.get_ydata(), means.values)
+                   for line in axes[0].lines)
+        assert "no training logs here" in fig._suptitle.get_text()
+    finally:
+        plt.close(fig)

@@ -24,6 +24,7 @@ from reconloss.figures import FIGURES
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE_LABELS = {  # the `figure` labels figures.smk gives each figure in the report
+    "cb_image": "Continuous Bernoulli: data, lambda and expected value",
     "fid_vs_beta": "FID against beta",
     "fid_bernoulli_vs_cb": "Bernoulli against continuous Bernoulli",
     "reconstructions": "Reconstructions: parameter image and expected value",

@@ -39,6 +39,10 @@ def test_study_docs_writes_and_regenerates_the_reader_files(tiny_workflow_run, t
     assert prov["config"]["train"]["epochs"] == 2 and prov["versions"]["torch"] and prov["versions"]["snakemake"]
     assert prov["wall_time"]["dataset_stages"]["train"] > 0 and "tables" in prov["wall_time"]["shared"]
     assert prov["wall_time"]["elapsed"] is None  # the tiny run was not started by `make study`
+    # the index of every figure, and the analytic figures and tables it points to, beside the datasets
+    index = (out / "README.md").read_text()
+    assert index.index("## The post's figures") < index.index("digits/cb_image_digits.png")
+    assert {p.name for p in (out / "analytic").iterdir()} >= {"cb_log_prob.png", "cb_mean.png", "sigma_beta.md"}
     (tiny_workflow_run / "results/study_wall.json").write_text('{"started": 100, "finished": 160, "cores": "2"}')
     try:
         study_docs.main(args)

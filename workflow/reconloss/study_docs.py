@@ -7,7 +7,11 @@ the run's benchmark files). It only reads results/, so running it again
 regenerates the same files from the same results (`make study-docs`). With
 --readme it also rewrites the README's block between the `study-claims`
 markers: each claim's verdict per dataset, linked to the figure that shows it,
-so the README's claims table is never typed by hand.
+so the README's claims table is never typed by hand. It also copies the
+analytic figures and tables (docs/study/analytic/) and writes
+docs/study/README.md, the index: each figure with one line on what it shows
+(reconloss.figures.catalogue) and the claims it backs, the post's figures
+first, and the key of the labels' colours, markers and line styles.
 """
 
 import argparse
@@ -21,8 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from reconloss import claims, config_check, generate, tables
-from reconloss.figures import FIGURES
+from reconloss import analytic, claims, config_check, generate, tables
+from reconloss.figures import FIGURES, catalogue, style
 from reconloss.io import atomic_path
 
 
@@ -139,6 +143,94 @@ def readme_block(frames, out, readme_dir):
     return "\n".join(lines) + f"\n\nEach verdict's numbers and reason: {numbers}.\n"
 
 
+ANALYTIC_TABLES = ("sigma_beta", "cb_edges")
+
+
+def copy_analytic(results, out):
+    """docs/study/analytic/: the analytic figures (PNG) and tables (Markdown) the workflow wrote."""
+    results, target = Path(results), Path(out) / "analytic"
+    target.mkdir(parents=True, exist_ok=True)
+    sources = [results / "figures" / "analytic" / f"{stem}.png" for stem in analytic.FIGURES]
+    sources += [results / "tables" / f"{name}.md" for name in ANALYTIC_TABLES]
+    written = []
+    for src in sources:
+        if not src.is_file():
+            raise FileNotFoundError(f"{src}: the run has no such file; run the workflow (or `make figures`) first")
+        shutil.copyfile(src, target / src.name)
+        written.append(target / src.name)
+    return written
+
+
+def claim_fields(claim):
+    """(id, statement) of one entry of claims.CLAIMS: a Claim object (.id, .statement) or an
+    (id, statement, ...) tuple, so the index works with either form of the claims package."""
+    if hasattr(claim, "id"):
+        return claim.id, claim.statement
+    return claim[0], claim[1]
+
+
+def _claims_by_figure():
+    """{figure: [claim statement]} of reconloss.claims; a figure is a dataset stem or analytic/<stem>."""
+    statements = dict(claim_fields(c) for c in claims.CLAIMS)
+    out = {}
+    for claim_id, figure in claims.CLAIM_FIGURES.items():
+        out.setdefault(figure, []).append(statements.get(claim_id, claim_id))
+    return out
+
+
+def _cell(text):
+    """Text for a Markdown table cell: a | would end the cell."""
+    return text.replace("|", "\\|")
+
+
+def index_markdown(datasets, specs=None):
+    """docs/study/README.md: every figure with what it shows and the claims it backs, the post's first."""
+    backs = _claims_by_figure()
+    titles = [DATASET_TITLES.get(d, d) for d in datasets]
+
+    def dataset_links(stem):
+        return ", ".join(f"[{t}]({d}/{stem}_{d}.png)" for d, t in zip(datasets, titles))
+
+    def claims_cell(figure):
+        return _cell(" ".join(f"“{c}”" for c in backs.get(figure, [])) or "none (context)")
+
+    lines = ["# The study's figures", "",
+             "Written by `make study-docs` from a finished run's results (do not edit). Each figure is one file; "
+             "the report's captions open with the same line as here. Per dataset: "
+             + ", ".join(f"[{t}]({d}/)" for d, t in zip(datasets, titles))
+             + " (figures, `summary.csv`, `best.md`, `claims.md`, `provenance.json`).", "",
+             "## The post's figures, one to one", "",
+             "| the post's point | figure | what it shows | claims it backs |", "| --- | --- | --- | --- |"]
+    for point, kind, stem in catalogue.POST_FIGURES:
+        if kind == "dataset":
+            link, shows = dataset_links(stem), catalogue.SHOWS[stem]
+        elif kind == "analytic":
+            link, shows = f"[{stem}](analytic/{stem}.png)", catalogue.ANALYTIC_SHOWS[stem]
+        else:
+            link = f"[{stem} table](analytic/{stem}.md), [figure](analytic/{stem}.png)"
+            shows = catalogue.ANALYTIC_SHOWS[stem]
+        figure = stem if kind == "dataset" else f"analytic/{stem}"
+        lines.append(f"| {_cell(point)} | {link} | {_cell(shows)} | {claims_cell(figure)} |")
+    lines += ["", "## The grid's figures, per dataset", "",
+              "| figure | " + " | ".join(titles) + " | what it shows | claims it backs |",
+              "|" + " --- |" * (len(datasets) + 3)]
+    for stem in FIGURES:
+        cells = " | ".join(f"[{stem}]({d}/{stem}_{d}.png)" for d in datasets)
+        lines.append(f"| `{stem}` | {cells} | {_cell(catalogue.SHOWS[stem])} | {claims_cell(stem)} |")
+    lines += ["", "## Figures that need no training", "", "| figure | what it shows | claims it backs |",
+              "| --- | --- | --- |"]
+    for stem in analytic.FIGURES:
+        lines.append(f"| [{stem}](analytic/{stem}.png) | {_cell(catalogue.ANALYTIC_SHOWS[stem])} | "
+                     f"{claims_cell(f'analytic/{stem}')} |")
+    if specs:
+        names = {label: spec["likelihood"] for label, spec in specs.items()}
+        lines += ["", "## Key: one look per label", "",
+                  "The same colour, marker and line in every figure. A variant takes a shade of its base "
+                  "likelihood's colour, its own marker and a dashed or dotted line; the grid's figures have one "
+                  "panel per family.", "", style.style_table(style.styles(list(specs), names)).rstrip()]
+    return "\n".join(lines) + "\n"
+
+
 def update_readme(readme, block):
     """Replace the text between the study-claims markers of the README; an error names missing markers."""
     _write(readme, generate.replace_marked(Path(readme).read_text(), README_BEGIN, README_END, block, str(readme)))
@@ -180,6 +272,9 @@ def study_docs(config_files, results, out, repo=".", readme=None):
         _write(target / "provenance.json",
                json.dumps(provenance(config, config_files, results, dataset, repo), indent=1, sort_keys=True) + "\n")
         written += [target / n for n in ("summary.csv", "best.md", "claims.md", "provenance.json")]
+    written += copy_analytic(results, out)
+    _write(out / "README.md", index_markdown(list(config["datasets"]), specs))
+    written.append(out / "README.md")
     if readme is not None:
         update_readme(readme, readme_block(frames, out, Path(readme).resolve().parent))
         written.append(Path(readme))

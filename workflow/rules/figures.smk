@@ -16,6 +16,7 @@ from reconloss import figures as _figures
 # writes cannot drift apart. Each: (report category by stage, label in the report).
 FIGURE_STEMS = list(_figures.FIGURES)
 FIGURE_REPORT = {
+    "cb_image": ("Evaluation", "Continuous Bernoulli: data, lambda and expected value"),
     "fid_vs_beta": ("Evaluation", "FID against beta"),
     "fid_bernoulli_vs_cb": ("Evaluation", "Bernoulli against continuous Bernoulli"),
     "reconstructions": ("Evaluation", "Reconstructions: parameter image and expected value"),

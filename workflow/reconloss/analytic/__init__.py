@@ -4,10 +4,10 @@ Why a loss behaves as it does in training is mostly visible before any model
 is fit: where the Bernoulli cross-entropy has its minimum, how the continuous
 Bernoulli (CB) normalizer bends the target away from λ = x, why the CB mean
 never reaches the pixel value, why Σ log|x−μ| has no lower bound, and which
-β of an MSE-loss β-VAE a fixed-σ Gaussian is. reconloss.analytic_figures
-draws those figures and reconloss.analytic_tables writes two tables (CB
+β of an MSE-loss β-VAE a fixed-σ Gaussian is. reconloss.analytic.figures
+draws those figures and reconloss.analytic.tables writes two tables (CB
 values at the edges of (0, 1) in float64 and in float32; the σ ↔ β
-correspondence) from reconloss.analytic_numbers; this module names every
+correspondence) from reconloss.analytic.numbers; this module names every
 file they write, for the workflow rule's outputs, and runs both.
 
 CLI: python -m reconloss analytic --figures-dir DIR --tables-dir DIR
@@ -16,8 +16,8 @@ CLI: python -m reconloss analytic --figures-dir DIR --tables-dir DIR
 import argparse
 from pathlib import Path
 
-from reconloss.analytic_figures import FIGURE_FORMATS, FIGURES, write_figures
-from reconloss.analytic_tables import TABLE_FORMATS, TABLES, write_tables
+from reconloss.analytic.figures import FIGURE_FORMATS, FIGURES, write_figures
+from reconloss.analytic.tables import TABLE_FORMATS, TABLES, write_tables
 
 
 def figure_paths(figures_dir) -> list[str]:

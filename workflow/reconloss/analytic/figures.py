@@ -11,13 +11,14 @@ of an MSE-loss β-VAE that a fixed-σ Gaussian is.
 import math
 from pathlib import Path
 
-from reconloss.analytic_numbers import cb_functions, naive_cb_log_normalizer, naive_cb_mean
+from reconloss.analytic.numbers import cb_functions, naive_cb_log_normalizer, naive_cb_mean
 from reconloss.io import atomic_path
 
 # Stable names: the workflow rule declares these as outputs.
 FIGURES = (
     "bernoulli_cross_entropy",
     "cb_log_normalizer",
+    "cb_log_prob",
     "cb_target",
     "cb_mean",
     "cb_float32_error",
@@ -121,6 +122,41 @@ def _cb_log_normalizer(figures_dir) -> None:
     axes[0].legend(loc="upper center")
     fig.suptitle("Continuous Bernoulli log-normalizer log C(λ), C(λ) = 2 artanh(1−2λ) / (1−2λ)")
     _save(fig, figures_dir, "cb_log_normalizer")
+
+
+def _cb_log_prob(figures_dir) -> None:
+    """The post's first CB figure: the normaliser CB adds, and what it does to the log-probability of a
+    pixel against the Bernoulli's, for a black, a mid-grey and a near-white pixel."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    cb = cb_functions()
+    lam = torch.linspace(1e-4, 1 - 1e-4, 4001, dtype=torch.float64)
+    log_c = cb.cb_log_normalizer(lam)
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.9), layout="constrained")
+    ax = axes[0]
+    ax.plot(lam, log_c, color="#3a53a4", lw=1.8, label="continuous Bernoulli: log C(λ)")
+    ax.axhline(0, color="#ff7f0e", lw=1.8, ls="--", label="Bernoulli: none (log 1 = 0)")
+    ax.set_xlim(0, 1)
+    ax.set_ylabel("log-normaliser (nats)")
+    ax.set_title("the normaliser: log C(λ) ≥ log 2, largest near λ = 0 and 1", fontsize=9)
+    ax.legend(loc="upper center", fontsize=8)
+    ax = axes[1]
+    for x, colour in ((0.0, "0.1"), (0.5, "#1b9e77"), (0.9, "#d95f02")):
+        bern = x * torch.log(lam) + (1 - x) * torch.log1p(-lam)
+        ax.plot(lam, bern + log_c, color=colour, lw=1.8, label=f"CB, x = {x:g}")
+        ax.plot(lam, bern, color=colour, lw=1.4, ls="--", label=f"Bernoulli, x = {x:g}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-4, 4)
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_ylabel("log p(x | λ) per pixel (nats)")
+    ax.set_title("log-probability of one pixel x: CB = Bernoulli + log C(λ)", fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7.5)
+    for ax in axes:
+        ax.set_xlabel("parameter λ (the Bernoulli's p)")
+    fig.suptitle("Continuous Bernoulli against Bernoulli: the log-normaliser, and the log-probability it shifts\n"
+                 "CB's can be positive (a density above 1: pixels near 0 or 1); the Bernoulli's never is")
+    _save(fig, figures_dir, "cb_log_prob")
 
 
 def _cb_target(figures_dir) -> None:
@@ -320,6 +356,7 @@ def write_figures(figures_dir) -> None:
     for make in (
         _bernoulli_cross_entropy,
         _cb_log_normalizer,
+        _cb_log_prob,
         _cb_target,
         _cb_mean,
         _cb_float32_error,

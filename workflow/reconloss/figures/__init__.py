@@ -13,19 +13,20 @@ a result.
 import argparse
 import json
 
-from reconloss.figures_data import Runs, load_summary
-from reconloss.figures_evaluation import (
-    fig_dynamic_range, fig_fid_bernoulli_vs_cb, fig_fid_vs_beta, fig_reconstructions, fig_samples,
-)
-from reconloss.figures_helpers import empty_figure, likelihood_order, palette, save
-from reconloss.figures_training import fig_divergence, fig_sigma
+from reconloss.figures.data import Runs, load_summary
+from reconloss.figures.evaluation import fig_dynamic_range, fig_fid_bernoulli_vs_cb, fig_fid_vs_beta
+from reconloss.figures.helpers import empty_figure, likelihood_order, save
+from reconloss.figures.sheets import fig_cb_image, fig_reconstructions, fig_samples
+from reconloss.figures.style import styles_of
+from reconloss.figures.training import fig_divergence, fig_sigma
 # The figure settings and their defaults, defined once in reconloss.settings.Figures.
 from reconloss.settings import FIGURE_SETTINGS as DEFAULT_SETTINGS
 
 #: Figure stems; files are {stem}_{dataset}.{png,pdf}. figures.smk lists the same names.
 FIGURES = [
-    "fid_vs_beta",
+    "cb_image",
     "fid_bernoulli_vs_cb",
+    "fid_vs_beta",
     "reconstructions",
     "dynamic_range",
     "divergence",
@@ -35,8 +36,9 @@ FIGURES = [
 
 
 BUILDERS = {
-    "fid_vs_beta": fig_fid_vs_beta,
+    "cb_image": fig_cb_image,
     "fid_bernoulli_vs_cb": fig_fid_bernoulli_vs_cb,
+    "fid_vs_beta": fig_fid_vs_beta,
     "reconstructions": fig_reconstructions,
     "dynamic_range": fig_dynamic_range,
     "divergence": fig_divergence,
@@ -70,12 +72,12 @@ def make_figures(summary, runs_root, out_dir, datasets=None, settings=None):
     for dataset in datasets:
         df = summary[summary["dataset"] == dataset].reset_index(drop=True)
         likelihoods = likelihood_order(df)
-        colours = palette(likelihoods)
+        style_map = styles_of(df)  # one look per label in every figure of the dataset
         for stem in only:
             if df.empty:
                 fig = empty_figure(f"{dataset}: {stem}", f"no runs of {dataset} in the summary")
             else:
-                fig = BUILDERS[stem](df, dataset, likelihoods, colours, runs, settings)
+                fig = BUILDERS[stem](df, dataset, likelihoods, style_map, runs, settings)
             written += save(fig, out_dir, stem, dataset, settings)
     return written
 

@@ -1,8 +1,7 @@
 """Drawing helpers that every per-dataset figure shares.
 
 One home for what the figures must agree on, so the evaluation and training
-figures look and read alike: axis labels, colours and markers per likelihood,
-the β axis, images on a fixed [0, 1] scale and their montages, placeholders
+figures look and read alike: axis labels, the β axis, images on a fixed [0, 1] scale and their montages, placeholders
 for missing or diverged runs, seed statistics (mean and band over seeds) with
 the marks of diverged runs, and saving a figure in each configured format.
 """
@@ -16,13 +15,6 @@ INTENSITY = "pixel intensity (0 = black, 1 = white)"
 BETA_LABEL = "β (weight of the KL term, log scale)"
 FID_LABEL = "FID (classifier features; lower is better)"
 DIVERGED_COLOUR = (0.85, 0.85, 0.85)
-
-
-def finite(v):
-    try:
-        return v is not None and math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
 
 
 def param_label(row):
@@ -39,20 +31,6 @@ def param_label(row):
 def likelihood_order(df):
     """Likelihoods in the order they first appear (the configuration's order)."""
     return list(dict.fromkeys(df["likelihood"]))
-
-
-def palette(likelihoods):
-    import seaborn as sns
-
-    if len(likelihoods) <= 10:
-        colours = sns.color_palette("tab10", len(likelihoods))
-    else:  # the ten strong colours first, then their light twins
-        tab20 = sns.color_palette("tab20", 20)
-        colours = (tab20[0::2] + tab20[1::2]) * (len(likelihoods) // 20 + 1)
-    return dict(zip(likelihoods, colours))
-
-
-MARKERS = "osD^v<>pXh*"
 
 
 def closest_beta(betas, target):
@@ -173,30 +151,34 @@ def seed_stats(df, column):
     return ok.groupby(["likelihood", "beta"], sort=False)[column].agg(["mean", "min", "max", "count"]).reset_index()
 
 
-def diverged_marks(ax, df, likelihoods, colours):
+def diverged_marks(ax, df, likelihoods, style_map, n_rows=None):
     """A × per (likelihood, β) with a diverged seed, one row per likelihood in a strip along the
-    top of the axes; the y range is extended so the strip never covers data."""
+    top of the axes; the y range is extended so the strip never covers data. n_rows sizes the strip
+    (default: the likelihoods marked here), so that panels meant to share a y range extend it alike."""
     from matplotlib.patches import Rectangle
     from matplotlib.transforms import blended_transform_factory
 
     div = df[df["status"] == "diverged"]
     marked = [(lik, sorted(div.loc[div["likelihood"] == lik, "beta"].unique())) for lik in likelihoods]
     marked = [(lik, betas) for lik, betas in marked if betas]
-    if not marked:
+    rows = max(n_rows or 0, len(marked))
+    if not rows:
         return False
-    step = min(0.045, 0.25 / len(marked))
-    strip = step * len(marked) + 0.03
+    step = min(0.045, 0.25 / rows)
+    strip = step * rows + 0.03
     lo, hi = ax.get_ylim()
     if ax.get_yscale() == "log":
         llo, lhi = math.log10(lo), math.log10(hi)
         ax.set_ylim(lo, 10 ** (llo + (lhi - llo) / (1 - strip)))
     else:
         ax.set_ylim(lo, lo + (hi - lo) / (1 - strip))
+    if not marked:
+        return False
     trans = blended_transform_factory(ax.transData, ax.transAxes)
     for i, (lik, betas) in enumerate(marked):
         y = 1 - step * (i + 0.5) - 0.01
         ax.plot(betas, [y] * len(betas), linestyle="none", marker="x", markersize=min(7, 160 * step), mew=2,
-                color=colours[lik], transform=trans, clip_on=False)
+                color=style_map[lik].colour, transform=trans, clip_on=False)
     ax.add_patch(Rectangle((0, 1 - strip + 0.01), 1, strip - 0.01, transform=ax.transAxes, color="0.94",
                            zorder=0, lw=0))
     return True

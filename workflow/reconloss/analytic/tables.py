@@ -1,6 +1,6 @@
 """The analytic tables written for reading: CSV at full precision, Markdown, LaTeX and HTML formatted.
 
-The values come from reconloss.analytic_numbers; this module only formats and
+The values come from reconloss.analytic.numbers; this module only formats and
 writes them (cb_edges, the CB edge values in float64 and float32; sigma_beta,
 the σ ↔ β correspondence), with the notes that say how to read each column.
 """
@@ -9,7 +9,7 @@ import math
 from html import escape
 from pathlib import Path
 
-from reconloss.analytic_numbers import cb_edges_table, sigma_beta_table
+from reconloss.analytic.numbers import cb_edges_table, sigma_beta_table
 from reconloss.io import atomic_path
 
 # Stable names: the workflow rule declares these as outputs.
