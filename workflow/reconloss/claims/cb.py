@@ -182,7 +182,7 @@ CLAIMS = [
           "not what the model predicts; E[x] is greyer.",
           "E[x] − λ on the data's black pixels and λ − E[x] on its white pixels, per run",
           "both mean differences over β clearly > 0 (interval excludes 0, Bonferroni over 2)",
-          "reconstructions", (_sweep(CB),), param_vs_mean),
+          "cb_image", (_sweep(CB),), param_vs_mean),
     Claim("cb_mean_bounds",
           "CB's expected values cannot reach 0 or 1 (λ = 0.9999 gives a mean of 0.8915), so CB reconstructions "
           "are grey where the data is white.",
@@ -194,7 +194,7 @@ CLAIMS = [
           "CB's parameter images look sharper than the original.",
           "gradient energy (mean squared neighbour difference) of λ reconstructions over that of the data",
           "the ratio's interval (mean over β) clearly above 1: holds; clearly below: does not hold",
-          "reconstructions", (_sweep(CB),), over_sharpening),
+          "cb_image", (_sweep(CB),), over_sharpening),
     Claim("cb_float32_diverges",
           "In float32 a CB whose λ crosses about 1 − 1e-7 gets an infinite log-normaliser and diverges.",
           "diverged runs of the float32 CB without a clamp against the stable CB",
@@ -210,6 +210,6 @@ CLAIMS = [
           "Bernoulli (binary cross-entropy on [0, 1] data) is not a valid density.",
           "∫₀¹ of exp(−BCE) for λ ≠ 1/2, in closed form",
           "the integral differs from 1",
-          "analytic/cb_log_normalizer", (), bernoulli_not_density),
+          "analytic/cb_log_prob", (), bernoulli_not_density),
 ]
 assert all(n.label in LABEL_SPECS or n.label in (CB, BERNOULLI) for c in CLAIMS for n in c.needs)
