@@ -52,6 +52,5 @@ report: "workflow/report/workflow.rst"
 # A configuration of claims alone (`likelihoods: []`) has no grid: its default target is the claims.
 rule all:
     input:
-        ANALYTIC_OUTPUTS,
-        CLAIMS_TARGET if GRID_EMPTY else [FIGURE_OUTPUTS, TABLE_OUTPUTS, CLAIM_OUTPUTS],
+        CLAIMS_TARGET if GRID_EMPTY else [ANALYTIC_OUTPUTS, FIGURE_OUTPUTS, TABLE_OUTPUTS, CLAIM_OUTPUTS],
     default_target: True

@@ -56,7 +56,7 @@ def test_dry_run_of_claims_on_mnist_lists_exactly_the_claims_runs(tmp_path):
     expected = plan.plan(claims.CLAIMS, {"datasets": ["mnist"], "claims": {}})
     packs = plan.packs(expected)
     assert jobs == {"data": 1, "classifier": 1, "claims_train": len(packs), "claims_evaluate": len(packs),
-                    "claims_tables": 1, "claims_verdicts": 1, "claims_figures": 1, "claims": 1}
+                    "claims_tables": 1, "claims_verdicts": 1, "claims_figures": 1, "analytic": 1, "claims": 1}
     trained = set(re.findall(r"results/claims/runs/(mnist/[^/\s,]+/beta~[^/\s,]+/seed~\d+)/model\.pt",
                              proc.stdout))
     assert trained == {f"{d}/{label}/beta~{b}/seed~{s}" for d, label, b in packs for s in (0, 1, 2)}

@@ -362,3 +362,23 @@ def test_sigma_without_training_logs_draws_the_end_from_the_summary(digits, tmp_
         assert "no training logs here" in fig._suptitle.get_text()
     finally:
         plt.close(fig)
+
+
+def test_settling_is_the_worst_relative_loss_change_per_epoch(tmp_path):
+    import pandas as pd
+
+    from reconloss.figures import settling
+
+    logs = {("bernoulli", 0): [100.0, 90.0, 89.1], ("bernoulli", 1): [100.0, 95.0, 94.0],
+            ("continuous_bernoulli", 0): [-50.0, -60.0, -60.3]}
+    rows = []
+    for (lab, seed), losses in logs.items():
+        run = tmp_path / "runs" / "mnist" / lab / "beta~1" / f"seed~{seed}"
+        run.mkdir(parents=True)
+        pd.DataFrame({"epoch": [1, 2, 3], "loss": losses}).to_csv(run / "log.csv", index=False)
+        rows.append({"dataset": "mnist", "likelihood": lab, "beta": 1.0, "seed": seed, "outcome": "ok"})
+    rows.append({"dataset": "mnist", "likelihood": "beta", "beta": 1.0, "seed": 0, "outcome": "diverged"})
+    moved = settling.changes(pd.DataFrame(rows), figures_data.Runs(tmp_path / "runs"))
+    assert moved["bernoulli"] == pytest.approx({2: 10 / 90, 3: 1 / 94})  # seed 1's 1/94 beats seed 0's 0.9/89.1
+    assert moved["continuous_bernoulli"] == pytest.approx({2: 10 / 60, 3: 0.3 / 60.3})
+    assert "beta" not in moved  # a diverged run is not a settled one, nor drawn as one

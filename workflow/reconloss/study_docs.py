@@ -62,33 +62,51 @@ def _cpu_model():
     return platform.processor() or None
 
 
-def job_seconds(benchmarks, dataset):
+def sources(results, config):
+    """Where a run's files lie: the grid's under results/; for a configuration of claims alone, the claims'
+    own under results/claims/ (their tables, figures, wall time and job benchmarks; the classifier's, the
+    data's and the analytic figures stay under results/)."""
+    results = Path(results)
+    if claims.claims_only(config):
+        root = results / "claims"
+        return {"tables": root / "tables", "figures": root / "figures", "wall": root / "wall.json",
+                "benchmarks": [results / "benchmarks" / "claims", results / "benchmarks"]}
+    return {"tables": results / "tables", "figures": results / "figures", "wall": results / "study_wall.json",
+            "benchmarks": [results / "benchmarks"]}
+
+
+def job_seconds(benchmark_roots, dataset):
     """Per stage, the summed wall seconds (column s) of the benchmark files of this dataset's jobs, and of
-    the jobs all datasets share (tables, claims, analytic). Jobs overlap, so this is work, not elapsed time."""
+    the jobs all datasets share (tables, claims, analytic). Jobs overlap, so this is work, not elapsed time.
+    The claims' own jobs (benchmarks/claims/) count only where that folder is one of the roots."""
     import pandas as pd
 
+    files = [(Path(root), path) for root in benchmark_roots for path in sorted(Path(root).rglob("*.tsv"))]
     stages, shared = {}, {}
-    for path in sorted(Path(benchmarks).rglob("*.tsv")):
-        rel = path.relative_to(benchmarks)
+    for root, path in files:
+        rel = path.relative_to(root)
+        if rel.parts[0] == "claims":
+            continue  # the claims' own jobs: counted from their own root, where it is listed
         seconds = float(pd.read_csv(path, sep="\t")["s"].iloc[-1])
         if len(rel.parts) == 1:
             shared[rel.stem] = shared.get(rel.stem, 0.0) + seconds
         elif rel.parts[1] == dataset or rel.parts[1] == f"{dataset}.tsv":
             stages[rel.parts[0]] = stages.get(rel.parts[0], 0.0) + seconds
     return {"dataset_stages": stages, "dataset_total": sum(stages.values()), "shared": shared,
-            "note": "summed wall seconds per job from results/benchmarks; jobs run in parallel"}
+            "note": "summed wall seconds per job from the run's benchmarks; jobs run in parallel"}
 
 
-def elapsed(results):
-    """The whole run's elapsed wall time as `make study` records it (results/study_wall.json), or None."""
-    path = Path(results) / "study_wall.json"
+def elapsed(path):
+    """The whole run's elapsed wall time as `make study` or `make claims` records it, or None."""
+    path = Path(path)
     if not path.is_file():
         return None
     rec = json.loads(path.read_text())
     return {**rec, "seconds": rec["finished"] - rec["started"], "source": str(path)}
 
 
-def provenance(config, config_files, results, dataset, repo):
+def provenance(config, config_files, src, dataset, repo):
+    """The run behind docs/study/{dataset}: configuration, commit, versions, device, job seconds, wall time."""
     commit = _git("rev-parse", "HEAD", cwd=repo)
     return {
         "dataset": dataset,
@@ -100,7 +118,7 @@ def provenance(config, config_files, results, dataset, repo):
         "device": {"train": config["train"]["device"], "evaluate": config["evaluate"]["device"],
                    "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
                    "python": platform.python_version()},
-        "wall_time": {**job_seconds(Path(results) / "benchmarks", dataset), "elapsed": elapsed(results)},
+        "wall_time": {**job_seconds(src["benchmarks"], dataset), "elapsed": elapsed(src["wall"])},
     }
 
 
@@ -150,14 +168,14 @@ def copy_analytic(results, out):
     """docs/study/analytic/: the analytic figures (PNG) and tables (Markdown) the workflow wrote."""
     results, target = Path(results), Path(out) / "analytic"
     target.mkdir(parents=True, exist_ok=True)
-    sources = [results / "figures" / "analytic" / f"{stem}.png" for stem in analytic.FIGURES]
-    sources += [results / "tables" / f"{name}.md" for name in ANALYTIC_TABLES]
+    files = [results / "figures" / "analytic" / f"{stem}.png" for stem in analytic.FIGURES]
+    files += [results / "tables" / f"{name}.md" for name in ANALYTIC_TABLES]
     written = []
-    for src in sources:
-        if not src.is_file():
-            raise FileNotFoundError(f"{src}: the run has no such file; run the workflow (or `make figures`) first")
-        shutil.copyfile(src, target / src.name)
-        written.append(target / src.name)
+    for path in files:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: the run has no such file; run the workflow (or `make figures`) first")
+        shutil.copyfile(path, target / path.name)
+        written.append(target / path.name)
     return written
 
 
@@ -243,26 +261,23 @@ def study_docs(config_files, results, out, repo=".", readme=None):
     results, out = Path(results), Path(out)
     import pandas as pd
 
-    summary = pd.read_csv(results / "tables" / "summary.csv")
-    specs = claims.grid_specs(config)
+    src = sources(results, config)
+    summary = pd.read_csv(src["tables"] / "summary.csv")
+    specs = claims.specs_for(config)
     written, frames = [], {}
     for dataset in config["datasets"]:
         target = out / dataset
         target.mkdir(parents=True, exist_ok=True)
         for stem in FIGURES:
-            src = results / "figures" / f"{stem}_{dataset}.png"
-            if not src.is_file():
-                raise FileNotFoundError(f"{src}: the run has no such figure; run the workflow (or `make figures`) first")
-            shutil.copyfile(src, target / src.name)
-            written.append(target / src.name)
-        for figure in sorted({f for f in claims.CLAIM_FIGURES.values() if f.startswith("analytic/")}):
-            source, name = claims.figure_file(figure, dataset)
-            if (results / "figures" / source).is_file():
-                shutil.copyfile(results / "figures" / source, target / name)
-                written.append(target / name)
+            figure = src["figures"] / f"{stem}_{dataset}.png"
+            if not figure.is_file():
+                raise FileNotFoundError(f"{figure}: the run has no such figure; run the workflow (or `make figures`) "
+                                        "first")
+            shutil.copyfile(figure, target / figure.name)
+            written.append(target / figure.name)
         rows = summary[summary["dataset"] == dataset]
         if rows.empty:
-            raise ValueError(f"{results / 'tables' / 'summary.csv'} has no row of {dataset}")
+            raise ValueError(f"{src['tables'] / 'summary.csv'} has no row of {dataset}")
         with atomic_path(target / "summary.csv") as tmp:
             rows.to_csv(tmp, index=False, float_format="%.6g")
         best = tables.best_frame(rows)
@@ -270,7 +285,7 @@ def study_docs(config_files, results, out, repo=".", readme=None):
         frames[dataset] = frame = claims.claims_frame(rows, specs)
         _write(target / "claims.md", claims_markdown(frame, dataset))
         _write(target / "provenance.json",
-               json.dumps(provenance(config, config_files, results, dataset, repo), indent=1, sort_keys=True) + "\n")
+               json.dumps(provenance(config, config_files, src, dataset, repo), indent=1, sort_keys=True) + "\n")
         written += [target / n for n in ("summary.csv", "best.md", "claims.md", "provenance.json")]
     written += copy_analytic(results, out)
     _write(out / "README.md", index_markdown(list(config["datasets"]), specs))

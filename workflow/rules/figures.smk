@@ -24,6 +24,7 @@ FIGURE_REPORT = {
     "samples": ("Evaluation", "Samples at each likelihood's best beta"),
     "divergence": ("Training", "Divergence map"),
     "sigma": ("Training", "Learned and predicted sigma over training"),
+    "settling": ("Training", "How much the loss still moved"),
 }
 FIGURE_DIR = "results/figures"
 TABLE_DIR = "results/tables"

@@ -30,10 +30,11 @@ CLAIM_FIGURES = {c.id: c.figure for c in CLAIMS}
 
 
 def figure_file(figure, dataset):
-    """(path under results/figures, file name) of a claim's figure: a dataset's figure, or an analytic one."""
+    """(path under results/figures, path from docs/study/{dataset}/) of a claim's figure: the dataset's own,
+    or an analytic one (study-docs keeps those once, in docs/study/analytic/)."""
     if figure.startswith("analytic/"):
         name = figure.split("/", 1)[1] + ".png"
-        return f"analytic/{name}", name
+        return f"analytic/{name}", f"../analytic/{name}"
     return f"{figure}_{dataset}.png", f"{figure}_{dataset}.png"
 
 
@@ -51,6 +52,19 @@ def grid_specs(config):
         specs[label] = {"likelihood": name, "options": {**common.get(name, {}), **variant.get("options", {})},
                         "train": dict(variant.get("train", {}))}
     return specs
+
+
+def specs_for(config):
+    """{label: spec} of every label a configuration runs: the grid's labels and the claims' own."""
+    from reconloss.claims.plan import plan
+
+    claim_specs = {label: entry["spec"] for labels in plan(CLAIMS, config).values() for label, entry in labels.items()}
+    return {**claim_specs, **grid_specs(config)}
+
+
+def claims_only(config):
+    """A configuration of claims alone: no grid (its results are the claims' own, under results/claims/)."""
+    return not config.get("likelihoods") and not config.get("variants")
 
 
 def claims_frame(summary, specs=None, only=None):

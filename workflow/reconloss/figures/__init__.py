@@ -18,6 +18,7 @@ from reconloss.figures.evaluation import fig_dynamic_range, fig_fid_bernoulli_vs
 from reconloss.figures.helpers import empty_figure, likelihood_order, save
 from reconloss.figures.sheets import fig_cb_image, fig_reconstructions, fig_samples
 from reconloss.figures.style import styles_of
+from reconloss.figures.settling import fig_settling
 from reconloss.figures.training import fig_divergence, fig_sigma
 # The figure settings and their defaults, defined once in reconloss.settings.Figures.
 from reconloss.settings import FIGURE_SETTINGS as DEFAULT_SETTINGS
@@ -31,6 +32,7 @@ FIGURES = [
     "dynamic_range",
     "divergence",
     "sigma",
+    "settling",
     "samples",
 ]
 
@@ -43,6 +45,7 @@ BUILDERS = {
     "dynamic_range": fig_dynamic_range,
     "divergence": fig_divergence,
     "sigma": fig_sigma,
+    "settling": fig_settling,
     "samples": fig_samples,
 }
 assert list(BUILDERS) == FIGURES

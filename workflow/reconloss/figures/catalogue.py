@@ -22,6 +22,8 @@ SHOWS = {
                   "panel per family.",
     "sigma": "σ of the Gaussians that learn, predict or compute it: over training, and at the end against β "
              "beside √MSE.",
+    "settling": "How much each label's training loss still moved from epoch to epoch (worst run), against the "
+                "limit below which the claims call a level settled.",
     "samples": "Prior samples of each label at its best β, one section per family.",
 }
 
