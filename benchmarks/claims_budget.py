@@ -62,11 +62,12 @@ def main(argv=None):
         train = cpu_seconds(bench / "train" / dataset / label / f"beta~{beta}.tsv")
         evaluate = cpu_seconds(bench / "evaluate" / dataset / label / f"beta~{beta}.tsv")
         done = epochs_done(args.results, dataset, label, beta, seeds)
-        if train is None or evaluate is None or not done:
+        if train is None or evaluate is None:
             print(f"no measurement of {dataset} {label} β={beta}: run make claims (cut down) first", file=sys.stderr)
             return 1
-        rate = train / done
         want = full[dataset][label]["epochs"][beta] * len(seeds)
+        # runs that diverged in their first epoch log no epoch: the pack costs what it cost, whatever the budget
+        rate = train / done if done else train / want
         jobs.append((label, rate * want + evaluate))
         entry = per_label.setdefault(label, {"rate": [], "eval": [], "run_epochs": 0})
         entry["rate"].append(rate)

@@ -140,6 +140,8 @@ def test_cb_over_sharpening():
     assert verdict(sharp_rows(1.5), "cb_over_sharpening") == "holds"
     assert verdict(sharp_rows(0.5), "cb_over_sharpening") == "does not hold"
     assert verdict(sharp_rows(1.01, jitter=0.2), "cb_over_sharpening") == "inconclusive"
+    # sharpness is a level: not judged on runs still moving
+    assert verdict([dict(r, loss_trend=0.05) for r in sharp_rows(1.5)], "cb_over_sharpening") == "inconclusive"
 
 
 def test_float32_divergence_is_an_event_test():
@@ -168,6 +170,8 @@ def test_desaturation_by_intervention():
     assert verdict(desat_rows(0.6, 1.0), "fid_blind_to_desaturation") == "does not hold"  # stretching helps CB
     assert verdict(desat_rows(1.0, 1.5), "fid_blind_to_desaturation") == "does not hold"  # squeezing hurts Bern.
     assert verdict(desat_rows(1.07, 1.0, change_jitter=0.05), "fid_blind_to_desaturation") == "inconclusive"
+    assert verdict([dict(r, loss_trend=None) for r in desat_rows(0.6, 1.0)], "fid_blind_to_desaturation") \
+        == "inconclusive"  # two epochs: too short to tell
 
 
 # ---- FID over β --------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ intervention: the same runs with a trick 1000× weaker (eps 1e-6), seeds paired.
 import math
 
 from reconloss.claims.claim import PAIRED_EPOCHS, Claim, Need
-from reconloss.claims.evidence import EVENT_ALPHA, Spread, Stat, difference, more_events
-from reconloss.claims.runs import BROKEN, betas, by_seed, cells, describe, log, missing, not_tested, of
+from reconloss.claims.evidence import EVENT_ALPHA, LOSS_SETTLED, Spread, Stat, difference, more_events, unsettled
+from reconloss.claims.runs import BROKEN, betas, by_seed, cells, describe, log, missing, not_tested, of, trends_of
 
 BETA, WEAK = "beta", "beta_eps1e-6"
 
@@ -35,8 +35,13 @@ def needs_trick(df, specs):
                f"FID eps 1e-6 / eps 1e-3 paired by seed "
                + (f"×{math.exp(iv.estimate):.3g} [{math.exp(iv.lo):.3g}, {math.exp(iv.hi):.3g}], margin "
                   f"×{math.exp(noise.margin):.3g}" if iv and noise.df else "n/a"))
-    if p < EVENT_ALPHA or (iv is not None and noise.df and iv.lo > noise.margin):
-        verdict, reason = "holds", "the weaker trick breaks clearly more often or its FID is clearly worse"
+    moving = unsettled(trends_of(of(df, BETA)) + trends_of(of(df, WEAK)), LOSS_SETTLED)
+    if p < EVENT_ALPHA:
+        verdict, reason = "holds", "the weaker trick breaks clearly more often"
+    elif moving:
+        verdict, reason = "inconclusive", f"FID compared only once settled: {moving}"
+    elif iv is not None and noise.df and iv.lo > noise.margin:
+        verdict, reason = "holds", "the weaker trick's FID is clearly worse"
     elif iv is not None and noise.df and iv.similar(noise.margin) and k_w <= k_s:
         verdict, reason = "does not hold", "the weaker trick trains as well within seed noise"
     else:

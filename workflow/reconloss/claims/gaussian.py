@@ -80,24 +80,28 @@ def fixed_sigma_is_beta(df, specs):
     ref = found[0][1]
     noise = {c: Spread.pooled(cells(df, ref, lambda r, c=c: log(r[c]), c).values()) for c in ("kl", "mse_mean")}
     m = 2 * sum(1 + (control is not None) for *_, control in found)
+    columns = (("kl", "KL"), ("mse_mean", "MSE"))
+    # every comparison: (pairing, is it the control, one side broken, {column: paired differences by seed})
+    compared = [((lab, beta, ref, other), other == control, _one_side_broken(df, lab, beta, ref, other),
+                 {c: _paired(df, lab, beta, ref, other, c) for c, _ in columns})
+                for lab, ref, beta, partner, control in found for other in (partner, control) if other is not None]
+    # the spread of paired differences, pooled over the right pairings and, apart, over the controls
+    spread = {(is_control, c): Spread.pooled([d[c] for _, ctl, _, d in compared if ctl == is_control])
+              for is_control in (False, True) for c, _ in columns}
     agree, controls, numbers = [], [], []
-    for lab, ref, beta, partner, control in found:
-        for other, into in ((partner, agree), (control, controls)):
-            if other is None:
-                continue
-            if _one_side_broken(df, lab, beta, ref, other):
-                into.append(False)
-                numbers.append(f"{lab} β={beta:g} vs {ref} β={other:g}: one side diverged or collapsed")
-                continue
-            parts = []
-            for column, name in (("kl", "KL"), ("mse_mean", "MSE")):
-                d = _paired(df, lab, beta, ref, other, column)
-                iv = difference(d, None, Spread.pooled([d]), comparisons=m)
-                parts.append(iv.similar(noise[column].margin) if iv and noise[column].df else None)
-                numbers.append(f"{lab} β={beta:g} vs {ref} β={other:g}"
-                               f"{' (control)' if other == control else ''}: log {name} paired difference "
-                               f"{iv.text() if iv else d.text()}")
-            into.append(False if False in parts else True if all(p is True for p in parts) else None)
+    for (lab, beta, ref, other), is_control, broken, diffs in compared:
+        into = controls if is_control else agree
+        if broken:
+            into.append(False)
+            numbers.append(f"{lab} β={beta:g} vs {ref} β={other:g}: one side diverged or collapsed")
+            continue
+        parts = []
+        for column, name in columns:
+            iv = difference(diffs[column], None, spread[(is_control, column)], comparisons=m)
+            parts.append(iv.similar(noise[column].margin) if iv and noise[column].df else None)
+            numbers.append(f"{lab} β={beta:g} vs {ref} β={other:g}{' (control)' if is_control else ''}: log {name} "
+                           f"paired difference {iv.text() if iv else diffs[column].text()}")
+        into.append(False if False in parts else True if all(p is True for p in parts) else None)
     margins = ", ".join(f"{c} ±{noise[c].margin:.3g}" for c in noise)
     numbers.append(f"noise margins of log KL and log MSE ({ref}'s seeds): {margins}")
     if any(a is False for a in agree):
