@@ -42,10 +42,18 @@ def importance_weighted(vae, y, k, generator=None):
     log w = log p(y|z) + log p(z) - log q(z|y); the mean is a k-sample ELBO estimate,
     logsumexp - log k the IWAE bound (Burda et al. 2016), >= the former by Jensen.
     """
-    log2pi = math.log(2 * math.pi)
     mu, logvar = vae.encode(y)
-    b, L = mu.shape
-    eps = torch.randn((b, k, L), device=mu.device, generator=generator, dtype=mu.dtype)
+    eps = torch.randn((mu.shape[0], k, mu.shape[1]), device=mu.device, generator=generator, dtype=mu.dtype)
+    return iw_from_noise(vae, y, eps, (mu, logvar))
+
+
+def iw_from_noise(vae, y, eps, posterior=None):
+    """importance_weighted given its standard normal noise eps (B, k, L): no random numbers and
+    no host sync inside, so a GPU runs it as queued kernels (reconloss.capture_hazards checks it).
+    `posterior`: (mu, logvar) of q(z|y) when already computed."""
+    log2pi = math.log(2 * math.pi)
+    mu, logvar = vae.encode(y) if posterior is None else posterior
+    b, k, L = eps.shape
     z = mu[:, None] + eps * (0.5 * logvar[:, None]).exp()
     out = vae.decode(z.reshape(b * k, L))
     log_px = -vae.likelihood.nll(y.repeat_interleave(k, dim=0), out).reshape(b, k).double()
