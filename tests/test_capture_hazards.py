@@ -126,3 +126,39 @@ def test_the_mode_lets_capturable_ops_pass():
         u.index_copy_(0, torch.zeros(1, dtype=torch.long), t[:1])
         v = torch.where(u > 1, u, torch.zeros_like(u)).sum(dim=1)
     assert v.shape == (3,)
+
+
+# --- the check a captured graph must pass before it is used (reconloss.step) ----------------
+
+def test_a_replay_that_does_the_step_passes_the_check():
+    engine = device_step("bernoulli", "mlp")
+    saved = engine._snapshot()
+    assert engine._verify(engine._full, engine._full, 0, saved) is None
+    assert engine._verify(engine._rest, engine._rest, engine.full, saved) is None
+    engine._restore(saved)  # and the check left the weights as they were
+    assert all(torch.equal(p, s) for p, s in zip(engine.opt.params, saved[0]))
+
+
+@pytest.mark.parametrize("bad, why", [
+    ("nothing", "losses differ"),            # a graph that captured no kernels
+    ("other batch", "losses differ"),        # a graph bound to stale inputs
+    ("records only", "parameters differ"),   # a graph whose optimizer step is missing
+    ("raises", "replay failed"),
+])
+def test_a_replay_that_differs_from_an_eager_step_fails_the_check(bad, why):
+    engine = device_step("bernoulli", "conv")
+    saved = engine._snapshot()
+
+    def replay():
+        if bad == "raises":
+            raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+        if bad == "other batch":
+            engine.step_t.add_(1)
+            engine._full()
+            engine.step_t.sub_(1)
+            engine.losses[:, 0] = engine.losses[:, 1]
+        if bad == "records only":
+            engine._full()
+            engine._restore((saved[0], saved[1], engine.alive.clone()))
+
+    assert why in engine._verify(replay, engine._full, 0, saved)

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from reconloss import packs
-from reconloss.device import resolve_device
+from reconloss.device import configure, resolve_device
 from reconloss.io import atomic_path, read_json, torch_save, write_json
 from reconloss.settings import defaults
 from reconloss.vae import build_vae
@@ -269,8 +269,7 @@ def train_pack(data_path, runs, max_runs=64) -> list:
     tr = _train_settings(settings_list[0])
     epochs = int(tr["epochs"])
     device = resolve_device(tr["device"])
-    if device.type == "cuda":  # cuDNN's own default is TF32 on: set both ways explicitly
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(tr["tf32"])
+    configure(device, tf32=bool(tr["tf32"]))  # cuda:N current, TF32, cuDNN benchmark or deterministic
 
     data = torch.load(data_path, map_location="cpu", weights_only=True)
     x = data["train_x"].to(device)
