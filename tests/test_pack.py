@@ -90,6 +90,39 @@ def test_grouped_convolution_is_each_members_convolution():
             torch.testing.assert_close(grouped[i], m(h[i]), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian_predicted_pixel", "gaussian_learned_pixel"])
+def test_grouped_convolutions_give_the_per_member_losses_gradients_and_epochs(likelihood):
+    """The whole GPU path of a conv pack (StackedVAE.loss, backward, and two epochs of
+    PackEpochs with grouped convolutions) against the per-member path, on the CPU, to rounding."""
+    from reconloss.step import PackEpochs
+
+    shape = (1, 8, 8)
+    ss = [{**member(b, s, likelihood=likelihood), "model": {"arch": "conv", "hidden": [16], "channels": [4, 8]}}
+          for b, s in [(0.5, 0), (2.0, 1), (1.0, 2)]]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 17, (40, *shape), dtype=torch.uint8, generator=g)
+    stacks = [StackedVAE(ss, shape, torch.device("cpu"), x.float() / 16, grouped=grouped) for grouped in (True, False)]
+    assert stacks[0].grouped and not stacks[1].grouped
+    xb, eps = torch.rand(3, 6, *shape, generator=g), torch.randn(3, 6, 4, generator=g)
+    results = []
+    for stack in stacks:
+        loss, nll, kl = stack.loss(xb, eps)
+        loss.sum().backward()
+        results.append((loss.detach(), nll.detach(), kl.detach(), [p.grad for p in stack.parameters()]))
+    (grouped, per_member) = results
+    for a, b in zip(grouped[:3], per_member[:3]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert all(g.abs().sum() > 0 for g in per_member[3])  # every parameter has a gradient to compare
+    for name, a, b in zip(stacks[0].params, grouped[3], per_member[3]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+    engines = [PackEpochs(stack, x, 16.0, [s["seed"] for s in ss], 16, 1e-3, grad_clip=5.0) for stack in stacks]
+    for epoch in (1, 2):
+        recs = [e.run_epoch(epoch) for e in engines]
+        torch.testing.assert_close(recs[0]["losses"], recs[1]["losses"], rtol=1e-4, atol=1e-4)
+    for name, a, b in zip(stacks[0].params, *(s.parameters() for s in stacks)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4, msg=name)
+
+
 def test_a_diverging_member_does_not_disturb_the_others(digits, tmp_path):
     """beta = NaN makes one member's loss non-finite at its first step; the others train on
     exactly as in a pack without it, and it ends `diverged` holding its init."""
