@@ -14,6 +14,7 @@ Records on the device per epoch: each member's loss and gradient norm at every s
 summed NLL and KL, and the step at which a member stopped being finite (-1 if it did not).
 """
 
+import gc
 import hashlib
 import math
 import os
@@ -24,9 +25,11 @@ import torch
 from reconloss.optim import Adam, clip_and_mask, member_grad_norms
 
 
-def _capture_graph(fn, device, pool=None):
-    """A CUDA graph of fn() captured on a fresh stream of `device`; the previous stream is
-    current again afterwards and the capture ended, whatever fn or the capture raise."""
+def _capture_graph(fn, device, pool):
+    """A CUDA graph of fn() captured on a fresh stream of `device` into memory pool `pool`
+    (torch.cuda.graph_pool_handle()); whatever fn or the capture raise, the capture is ended,
+    the previous stream is current again and a failed graph's memory goes back to the pool's
+    owner. Not torch.cuda.graph: see PackEpochs._capture."""
     graph = torch.cuda.CUDAGraph()
     stream = torch.cuda.Stream(device)
     stream.wait_stream(torch.cuda.current_stream(device))
@@ -36,7 +39,19 @@ def _capture_graph(fn, device, pool=None):
         try:
             fn()
         finally:
-            graph.capture_end()  # ends an invalidated capture too (then it raises, chained)
+            try:
+                graph.capture_end()  # ends an invalidated capture too, then raises
+            except Exception:
+                # capture_end raised before giving the pool back (torch's CUDAGraph.cpp), and
+                # reset() releases only pools of completed captures: without this the memory
+                # allocated during the capture stays reserved for the rest of the process.
+                index = torch.cuda.current_device()
+                try:
+                    torch._C._cuda_endAllocateToPool(index, pool)
+                    torch._C._cuda_releasePool(index, pool)
+                except (AttributeError, RuntimeError) as exc:
+                    print(f"the failed capture's memory pool was not released: {exc}", file=sys.stderr)
+                raise
     torch.cuda.current_stream(device).wait_stream(stream)
     return graph
 
@@ -139,10 +154,9 @@ class PackEpochs:
                             self.step_t.fill_(first)
                             fn()
                 torch.cuda.current_stream(self.device).wait_stream(side)
-                pool = None
+                pool = torch.cuda.graph_pool_handle()  # shared by both graphs (they never run at once)
                 for name, fn, _first in self._shapes():
                     graphs[name] = _capture_graph(fn, self.device, pool)
-                    pool = graphs[name].pool()
                 for name, fn, first in self._shapes():
                     why = self._verify(graphs[name].replay, fn, first, saved)
                     if why:
@@ -155,6 +169,7 @@ class PackEpochs:
             for graph in graphs.values():
                 graph.reset()
             graphs.clear()
+            gc.collect()  # a graph held by a traceback still holds its pool
             torch.cuda.synchronize(self.device)
             torch.cuda.empty_cache()  # the graphs' private memory pool goes back to the device
             self.graphs, self.mode = None, "eager"
