@@ -5,8 +5,11 @@
 #
 # Needs torch with CUDA and pytest; not snakemake, nor the datasets (MNIST comes from
 # ../shared/data when there, random uint8 images otherwise). YARDSTICK_DIR holds the
-# bare-script yardsticks gpu_reference.py and gpu_reference_conv.py (default ../shared/tools;
-# a machine that gets only the checkout needs them copied into it, e.g. benchmarks/yardsticks).
+# bare-script yardsticks gpu_reference.py and gpu_reference_conv.py (default: benchmarks/yardsticks,
+# else ../shared/tools). A machine that gets only the checkout needs them copied in first:
+#   mkdir -p benchmarks/yardsticks && cp ../shared/tools/gpu_reference*.py benchmarks/yardsticks/
+# (untracked, not committed: they are yardsticks, not project code), then, on the GPU machine,
+#   bash benchmarks/gpu_check.sh "$OUT"
 #
 # 1. the CUDA tests (tests/test_cuda.py: every likelihood as a captured graph equal to eager
 #    steps, packs against runs alone, failed captures, deterministic mode) and the capture
@@ -20,7 +23,10 @@
 # bench_train.txt, yardstick_*.txt, and the slice's tables and logs when run.
 set -uo pipefail
 out=${1:?usage: gpu_check.sh OUT_DIR [YARDSTICK_DIR]}
-yard=${2:-../shared/tools}
+yard=${2:-}
+if [ -z "$yard" ]; then  # the first of: copied into the checkout (untracked), beside it
+  for d in benchmarks/yardsticks ../shared/tools; do [ -f "$d/gpu_reference.py" ] && { yard=$d; break; }; done
+fi
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 work=$(mktemp -d)
 exec 3>&1 4>&2
@@ -37,20 +43,20 @@ $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cu
 'devices', torch.cuda.device_count())"
 git rev-parse HEAD 2>/dev/null || true
 
-part "CUDA tests and capture-hazard tests (limit 210 s)"
-timeout 210 $py -m pytest tests/test_cuda.py tests/test_capture_hazards.py -q -rs -p no:cacheprovider \
+part "CUDA tests and capture-hazard tests (limit 200 s)"
+timeout 200 $py -m pytest tests/test_cuda.py tests/test_capture_hazards.py -q -rs -p no:cacheprovider \
   --junitxml="$work/pytest_cuda.xml"
 echo "pytest exit status $?"
 
-part "bench_train.py on cuda (limit 180 s)"
-timeout 180 $py benchmarks/bench_train.py --device cuda --repeats 3 --packs 21,64 --tf32 2>&1 | tee "$work/bench_train.txt"
+part "bench_train.py on cuda (limit 170 s)"
+timeout 170 $py benchmarks/bench_train.py --device cuda --repeats 3 --packs 21,64 --tf32 2>&1 | tee "$work/bench_train.txt"
 
 for script in gpu_reference.py gpu_reference_conv.py; do
   if [ -f "$yard/$script" ]; then
-    part "$script, TF32 off and on (limit 45 s)"
-    timeout 45 $py "$yard/$script" --tf32 2>&1 | tee "$work/yardstick_${script%.py}.txt"
+    part "$script, TF32 off and on (limit 40 s)"
+    timeout 40 $py "$yard/$script" --tf32 2>&1 | tee "$work/yardstick_${script%.py}.txt"
   else
-    part "$script: not found in $yard"
+    part "$script: not found (YARDSTICK_DIR '${yard}')"
   fi
 done
 

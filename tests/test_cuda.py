@@ -165,9 +165,12 @@ def test_no_capture_hazard_on_the_gpu(likelihood, arch):
     assert torch.isfinite(e.losses[:, 0]).all()
 
 
-def test_train_pack_on_the_gpu_resumes_to_the_same_numbers(tmp_path):
-    """The train command's path (checkpoints one run at a time, resume) on the GPU, graphs on."""
+def test_train_pack_on_the_gpu_resumes_to_the_same_numbers(tmp_path, monkeypatch):
+    """The train command's path (checkpoints one run at a time, resume) on the GPU, graphs on,
+    in the deterministic mode a verification run asks for (the command reads the variable)."""
     from reconloss import train
+
+    monkeypatch.setenv("RECONLOSS_DETERMINISTIC", "1")
 
     x = data(300, device="cpu")
     path = tmp_path / "data.pt"
