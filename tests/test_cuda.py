@@ -211,3 +211,19 @@ def test_bits_per_dim_on_the_gpu_agrees_with_the_cpu(likelihood):
                                 torch.Generator(dev).manual_seed(2))
     for key in ("iw_ll", "bpd", "iw_bpd"):
         assert got["cuda"][key] == pytest.approx(got["cpu"][key], rel=1e-2), key
+
+
+def test_a_diverging_member_disturbs_no_one_in_a_graph():
+    """beta NaN: that member goes non-finite at its first step (not masked on a GPU), the
+    others train as in a pack without it."""
+    x = data()
+    good = members("gaussian_learned_pixel", "mlp", ((0.5, 0), (2.0, 1)))
+    bad = engine(good + members("gaussian_learned_pixel", "mlp", ((float("nan"), 2),)), x)
+    clean = engine(good, x)
+    assert bad.mode == clean.mode == "cuda-graph"
+    r_bad, r_clean = epochs(bad), epochs(clean)
+    assert r_bad[0]["died_at"].tolist() == [-1, -1, 0] and r_bad[1]["alive"].tolist() == [True, True, False]
+    for a, b in zip(r_bad, r_clean):
+        torch.testing.assert_close(a["losses"][:2], b["losses"], rtol=1e-4, atol=1e-3)
+    for a, b in zip(bad.stack.parameters(), clean.stack.parameters()):
+        mostly_close(a[:2], b, rtol=1e-3, atol=1e-4, frac=2e-3)

@@ -172,6 +172,30 @@ def test_a_pack_holds_one_runs_host_copy_at_a_time(digits, tmp_path, monkeypatch
     assert max(held[8:]) == 1 and all(m.model is None for m in made)
 
 
+@pytest.mark.parametrize("grad_clip", [None, 1.0])
+def test_on_the_device_path_a_diverged_member_is_not_masked_and_disturbs_no_one(grad_clip):
+    """The step a GPU runs (host_checks off) masks nothing: a member with beta NaN goes
+    non-finite from its first step, and the others end bit-identical to a pack without it."""
+    from reconloss.step import PackEpochs
+
+    shape = (1, 8, 8)
+    x = torch.randint(0, 17, (100, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    good = [member(b, s, likelihood="gaussian_learned_pixel") for b, s in [(0.5, 0), (2.0, 1)]]
+    engines = []
+    for ss in (good + [member(math.nan, 2, likelihood="gaussian_learned_pixel")], good):
+        e = PackEpochs(StackedVAE(ss, shape, torch.device("cpu"), x.float() / 16), x, 16.0,
+                       [s["seed"] for s in ss], 32, 1e-3, grad_clip=grad_clip)
+        e.host_checks = False
+        # (on a CPU run_epoch's "host copies" are the engine's own tensors: clone them)
+        engines.append((e, [{k: v.clone() for k, v in e.run_epoch(epoch).items()} for epoch in (1, 2)]))
+    (bad, recs_bad), (clean, recs_clean) = engines
+    assert recs_bad[0]["died_at"].tolist() == [-1, -1, 0] and recs_bad[1]["alive"].tolist() == [True, True, False]
+    for r_bad, r_clean in zip(recs_bad, recs_clean):
+        assert torch.equal(r_bad["losses"][:2], r_clean["losses"]) and torch.equal(r_bad["norms"][:2], r_clean["norms"])
+    for p_bad, p_clean in zip(bad.stack.parameters(), clean.stack.parameters()):
+        assert torch.equal(p_bad[:2], p_clean)
+
+
 def test_members_that_diverge_mid_run_match_their_runs_alone(digits, tmp_path):
     """The per-pixel optimal sigma without a floor diverges after a few hundred steps, at a
     step that depends on the seed: each member must stop where it stops alone."""

@@ -88,11 +88,13 @@ def clip_and_mask(grads, norms, keep, max_norm=None):
     """Scale each member's gradient as clip_grad_norm_(max_norm) does (coefficient
     max_norm / (norm + 1e-6), at most 1) and set the gradient of members not kept to exactly 0
     (masked_fill, so a NaN gradient is replaced, not multiplied). In place: a categorical
-    decoder's gradient is 100M numbers per member, and no full-size temporary is made."""
-    drop = ~keep
+    decoder's gradient is 100M numbers per member, and no full-size temporary is made.
+    keep None: clip only."""
+    drop = None if keep is None else ~keep
     if max_norm:
         coef = (float(max_norm) / (norms + 1e-6)).clamp(max=1.0).to(grads[0].dtype)
     for g in grads:
         if max_norm:
             g.mul_(_member_view(coef, g))
-        g.masked_fill_(_member_view(drop, g), 0.0)
+        if drop is not None:
+            g.masked_fill_(_member_view(drop, g), 0.0)

@@ -111,13 +111,21 @@ class PackEpochs:
             ok = self.alive & torch.isfinite(loss) & torch.isfinite(norms)
             self.died_at.copy_(torch.where(self.alive & ~ok, self.step_t, self.died_at))
             self.alive.copy_(ok)
-            if self.host_checks and bool(ok.all()):
+            if not self.host_checks:
+                # On a device nothing is masked: masking costs two passes over every parameter
+                # each step, and a diverged member's state is read by nothing (model.pt holds its
+                # last completed epoch, from train's epoch-start copy); members never mix, so
+                # its non-finite numbers stay its own.
+                if self.grad_clip:
+                    clip_and_mask(grads, norms, None, self.grad_clip)
+                self.opt.step()
+            elif bool(ok.all()):
                 # A host check costs nothing without a device: skip the masking ops while every
                 # member is finite (where(True, g, 0) is g, so the numbers are the same).
                 if self.grad_clip:
                     clip_and_mask(grads, norms, ok, self.grad_clip)
                 self.opt.step()
-            else:
+            else:  # on a CPU a diverged member is frozen exactly
                 clip_and_mask(grads, norms, ok, self.grad_clip)
                 self.opt.step(keep=ok)
             self.losses.index_copy_(1, self.step_t.view(1), loss.detach().view(-1, 1))

@@ -14,9 +14,11 @@ uninterrupted run. Checkpoints are written every `train.checkpoint_every` second
 every epoch) and at the end. A member whose checkpoint already has all its epochs is
 not trained again, so a pack that gains members retrains only the new ones.
 
-Divergence: a member whose loss or gradient norm stops being finite is frozen from that
-step on (its updates masked, the others untouched) and ends with status "diverged";
-its model.pt is then the last completed epoch's state (or the init).
+Divergence: a member whose loss or gradient norm stops being finite stops from that step
+on (on a CPU its updates are masked, so it is frozen exactly; on a GPU its state is left to
+go non-finite, which nothing reads, rather than pay for masking every step), the others are
+untouched, and it ends with status "diverged"; its model.pt is then the last completed
+epoch's state (or the init).
 """
 
 import argparse
