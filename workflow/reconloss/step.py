@@ -85,6 +85,7 @@ class PackEpochs:
         self.norms = torch.full((k, self.steps), math.nan, device=dev)
         self.sums = torch.zeros((k, 2), device=dev)
         self.died_at = torch.full((k,), -1, dtype=torch.long, device=dev)
+        self._columns = torch.arange(self.steps, device=dev)
         b = self.batch_size
         full_order = self.order[:, : self.full * b].view(k, self.full, b)
         full_noise = self.noise[:, : self.full * b].view(k, self.full, b, -1)
@@ -128,8 +129,11 @@ class PackEpochs:
             else:  # on a CPU a diverged member is frozen exactly
                 clip_and_mask(grads, norms, ok, self.grad_clip)
                 self.opt.step(keep=ok)
-            self.losses.index_copy_(1, self.step_t.view(1), loss.detach().view(-1, 1))
-            self.norms.index_copy_(1, self.step_t.view(1), norms.view(-1, 1))
+            # The step's column of the records, by elementwise where: index_copy_ under
+            # deterministic algorithms becomes a sorting index_put_ on a GPU.
+            now = self._columns == self.step_t
+            self.losses.copy_(torch.where(now, loss.detach()[:, None], self.losses))
+            self.norms.copy_(torch.where(now, norms[:, None], self.norms))
             self.sums.add_(torch.stack([nll.detach(), kl.detach()], dim=1))
             self.step_t.add_(1)
 
