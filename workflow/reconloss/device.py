@@ -30,7 +30,8 @@ def configure(device, tf32=False, deterministic=None) -> None:
         return
     if deterministic is None:
         deterministic = deterministic_requested()
-    torch.cuda.set_device(device)
+    if device.index is not None:  # "cuda" alone is the current device (set_device needs an index)
+        torch.cuda.set_device(device)
     # cuDNN's own default is TF32 on: set both explicitly.
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(tf32) and not deterministic
     torch.backends.cudnn.benchmark = not deterministic
