@@ -152,10 +152,11 @@ class PackEpochs:
         released and the steps run eagerly, and the log says why. Not torch.cuda.graph: when
         capture raises, its exit ends the capture before restoring the stream, and a failing
         capture_end then leaves the side stream current for the rest of the process.
-        The weights are put back as they were before capture in every case."""
-        saved = self._snapshot()
-        graphs, why = {}, None
+        The weights are put back as they were before capture in every case; where even the
+        snapshot that allows it does not fit in the device's memory, the steps run eagerly."""
+        saved, graphs, why = None, {}, None
         try:
+            saved = self._snapshot()  # 3 copies of the parameters: may not fit beside a big pack
             with torch.cuda.device(self.device):
                 self._draw(0)  # real data and noise, so that the check below compares real steps
                 side = torch.cuda.Stream(self.device)
@@ -176,7 +177,9 @@ class PackEpochs:
                         break
         except Exception as exc:  # capture is an optimisation: train eagerly rather than fail
             why = f"{type(exc).__name__}: {exc}"
-        self._restore(saved)
+        if saved is not None:  # (without a snapshot nothing has run yet)
+            self._restore(saved)
+        del saved
         if why:
             for graph in graphs.values():
                 graph.reset()
