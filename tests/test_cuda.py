@@ -227,3 +227,16 @@ def test_a_diverging_member_disturbs_no_one_in_a_graph():
         torch.testing.assert_close(a["losses"][:2], b["losses"], rtol=1e-4, atol=1e-3)
     for a, b in zip(bad.stack.parameters(), clean.stack.parameters()):
         mostly_close(a[:2], b, rtol=1e-3, atol=1e-4, frac=2e-3)
+
+
+class SnapshotDoesNotFit(PackEpochs):
+    """A pack whose pre-capture snapshot does not fit in the device's memory."""
+
+    def _snapshot(self):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+
+def test_a_snapshot_that_does_not_fit_means_eager_steps(capfd):
+    e = engine(members("bernoulli", "mlp"), data(), engine_class=SnapshotDoesNotFit)
+    assert e.mode == "eager" and "out of memory" in capfd.readouterr().err
+    assert torch.isfinite(epochs(e, 1)[0]["losses"]).all()
