@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from reconloss.device import resolve_device
+from reconloss.device import configure, resolve_device
 from reconloss.stack import StackedVAE
 from reconloss.step import PackEpochs
 from reconloss.vae import build_vae
@@ -100,8 +100,7 @@ def make_vae(case, device, seed=0):
 
 def run_ours(case, x_dev, n, args, device, k=1, tf32=False):
     """Images per second (wall, per CPU-second) of one timed epoch of a pack of k runs, all members together."""
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    configure(device, tf32=tf32)  # as the train command sets up a GPU (TF32, cuDNN benchmark)
     x = x_dev[:n]
     members = [run_settings(case, seed=i, beta=0.1 * (i + 1)) for i in range(k)]
     stack = StackedVAE(members, case["shape"], device, x[:256].float() / 255.0)
@@ -114,6 +113,8 @@ def run_ours(case, x_dev, n, args, device, k=1, tf32=False):
 
 
 def run_tutorial(case, ds, n, args, device):
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = False  # the tutorial's default (run_ours turns it on)
     vae = make_vae(case, device)
     opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
     subset = torch.utils.data.Subset(ds, range(n))

@@ -90,6 +90,39 @@ def test_grouped_convolution_is_each_members_convolution():
             torch.testing.assert_close(grouped[i], m(h[i]), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian_predicted_pixel", "gaussian_learned_pixel"])
+def test_grouped_convolutions_give_the_per_member_losses_gradients_and_epochs(likelihood):
+    """The whole GPU path of a conv pack (StackedVAE.loss, backward, and two epochs of
+    PackEpochs with grouped convolutions) against the per-member path, on the CPU, to rounding."""
+    from reconloss.step import PackEpochs
+
+    shape = (1, 8, 8)
+    ss = [{**member(b, s, likelihood=likelihood), "model": {"arch": "conv", "hidden": [16], "channels": [4, 8]}}
+          for b, s in [(0.5, 0), (2.0, 1), (1.0, 2)]]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 17, (40, *shape), dtype=torch.uint8, generator=g)
+    stacks = [StackedVAE(ss, shape, torch.device("cpu"), x.float() / 16, grouped=grouped) for grouped in (True, False)]
+    assert stacks[0].grouped and not stacks[1].grouped
+    xb, eps = torch.rand(3, 6, *shape, generator=g), torch.randn(3, 6, 4, generator=g)
+    results = []
+    for stack in stacks:
+        loss, nll, kl = stack.loss(xb, eps)
+        loss.sum().backward()
+        results.append((loss.detach(), nll.detach(), kl.detach(), [p.grad for p in stack.parameters()]))
+    (grouped, per_member) = results
+    for a, b in zip(grouped[:3], per_member[:3]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert all(g.abs().sum() > 0 for g in per_member[3])  # every parameter has a gradient to compare
+    for name, a, b in zip(stacks[0].params, grouped[3], per_member[3]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+    engines = [PackEpochs(stack, x, 16.0, [s["seed"] for s in ss], 16, 1e-3, grad_clip=5.0) for stack in stacks]
+    for epoch in (1, 2):
+        recs = [e.run_epoch(epoch) for e in engines]
+        torch.testing.assert_close(recs[0]["losses"], recs[1]["losses"], rtol=1e-4, atol=1e-4)
+    for name, a, b in zip(stacks[0].params, *(s.parameters() for s in stacks)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4, msg=name)
+
+
 def test_a_diverging_member_does_not_disturb_the_others(digits, tmp_path):
     """beta = NaN makes one member's loss non-finite at its first step; the others train on
     exactly as in a pack without it, and it ends `diverged` holding its init."""
@@ -107,6 +140,60 @@ def test_a_diverging_member_does_not_disturb_the_others(digits, tmp_path):
     torch.manual_seed(2)
     init = build_vae(member(math.nan, 2), (1, 8, 8)).state_dict()
     assert all(torch.equal(v, init[k]) for k, v in model_state(runs[2][0]).items())
+
+
+def test_a_pack_holds_one_runs_host_copy_at_a_time(digits, tmp_path, monkeypatch):
+    """Checkpoints are written one member at a time and dropped (a pack of 21 categorical runs
+    would hold 26 GB of host copies otherwise); resumed members are read back the same way."""
+    made, held = [], []
+    init, save = train.Member.__init__, train.Member.save_checkpoint
+
+    def init_(self, *args, **kw):
+        init(self, *args, **kw)
+        made.append(self)
+
+    def save_(self):
+        held.append(sum(m.model is not None or m.optimizer is not None for m in made))
+        save(self)
+
+    monkeypatch.setattr(train.Member, "__init__", init_)
+    monkeypatch.setattr(train.Member, "save_checkpoint", save_)
+    runs = [(tmp_path / str(i), member(b, s, epochs=2)) for i, (b, s) in enumerate([(0.5, 0), (2.0, 1), (math.nan, 2)])]
+    for _, s in runs:
+        s["train"]["checkpoint_every"] = 0
+    statuses = train.train_pack(digits, runs)
+    assert [s["status"] for s in statuses] == ["ok", "ok", "diverged"]
+    assert len(held) == 3 + 1 + 2 + 2 and max(held) == 1  # init, the divergence, two epochs of two
+    assert all(m.model is None and m.optimizer is None for m in made)
+    made.clear()
+    for _, s in runs:
+        s["train"]["epochs"] = 3
+    train.train_pack(digits, runs)  # resumes the two, one more epoch
+    assert max(held[8:]) == 1 and all(m.model is None for m in made)
+
+
+@pytest.mark.parametrize("grad_clip", [None, 1.0])
+def test_on_the_device_path_a_diverged_member_is_not_masked_and_disturbs_no_one(grad_clip):
+    """The step a GPU runs (host_checks off) masks nothing: a member with beta NaN goes
+    non-finite from its first step, and the others end bit-identical to a pack without it."""
+    from reconloss.step import PackEpochs
+
+    shape = (1, 8, 8)
+    x = torch.randint(0, 17, (100, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    good = [member(b, s, likelihood="gaussian_learned_pixel") for b, s in [(0.5, 0), (2.0, 1)]]
+    engines = []
+    for ss in (good + [member(math.nan, 2, likelihood="gaussian_learned_pixel")], good):
+        e = PackEpochs(StackedVAE(ss, shape, torch.device("cpu"), x.float() / 16), x, 16.0,
+                       [s["seed"] for s in ss], 32, 1e-3, grad_clip=grad_clip)
+        e.host_checks = False
+        # (on a CPU run_epoch's "host copies" are the engine's own tensors: clone them)
+        engines.append((e, [{k: v.clone() for k, v in e.run_epoch(epoch).items()} for epoch in (1, 2)]))
+    (bad, recs_bad), (clean, recs_clean) = engines
+    assert recs_bad[0]["died_at"].tolist() == [-1, -1, 0] and recs_bad[1]["alive"].tolist() == [True, True, False]
+    for r_bad, r_clean in zip(recs_bad, recs_clean):
+        assert torch.equal(r_bad["losses"][:2], r_clean["losses"]) and torch.equal(r_bad["norms"][:2], r_clean["norms"])
+    for p_bad, p_clean in zip(bad.stack.parameters(), clean.stack.parameters()):
+        assert torch.equal(p_bad[:2], p_clean)
 
 
 def test_members_that_diverge_mid_run_match_their_runs_alone(digits, tmp_path):

@@ -37,6 +37,7 @@ class Adam:
         if not i:
             return
         if keep is not None:
+            keep = keep.to(self.exp_avg[i[0]].dtype)  # one cast, not one per parameter
             for k in i:
                 self.exp_avg[k].mul_(_member_view(keep, self.exp_avg[k]))
         steps = [self.steps[k] for k in i]
@@ -72,8 +73,8 @@ class Adam:
 
 
 def _member_view(v, like):
-    """A (K,) tensor shaped to broadcast against a (K, ...) parameter."""
-    return v.view(-1, *([1] * (like.dim() - 1))).to(like.dtype)
+    """A (K,) tensor shaped to broadcast against a (K, ...) parameter (a view: no copy, no cast)."""
+    return v.view(-1, *([1] * (like.dim() - 1)))
 
 
 def member_grad_norms(grads):
@@ -86,9 +87,14 @@ def member_grad_norms(grads):
 def clip_and_mask(grads, norms, keep, max_norm=None):
     """Scale each member's gradient as clip_grad_norm_(max_norm) does (coefficient
     max_norm / (norm + 1e-6), at most 1) and set the gradient of members not kept to exactly 0
-    (torch.where, so a NaN gradient is replaced, not multiplied)."""
+    (masked_fill, so a NaN gradient is replaced, not multiplied). In place: a categorical
+    decoder's gradient is 100M numbers per member, and no full-size temporary is made.
+    keep None: clip only."""
+    drop = None if keep is None else ~keep
     if max_norm:
-        coef = (float(max_norm) / (norms + 1e-6)).clamp(max=1.0)
+        coef = (float(max_norm) / (norms + 1e-6)).clamp(max=1.0).to(grads[0].dtype)
     for g in grads:
-        kept = _member_view(keep, g).bool()
-        g.copy_(torch.where(kept, g * _member_view(coef, g) if max_norm else g, torch.zeros_like(g)))
+        if max_norm:
+            g.mul_(_member_view(coef, g))
+        if drop is not None:
+            g.masked_fill_(_member_view(drop, g), 0.0)

@@ -64,7 +64,9 @@ def _stacked_layers(seq, prefix, params, h, grouped=None):
 class StackedVAE:
     """The members' VAEs stacked: `params` and `buffers` map the single VAE's names to (K, ...) tensors."""
 
-    def __init__(self, settings_list, data_shape, device, x_train01):
+    def __init__(self, settings_list, data_shape, device, x_train01, grouped=None):
+        """`grouped`: convolutions as one grouped kernel (default: off a CPU; see _stacked_layers)."""
+        self.grouped = torch.device(device).type != "cpu" if grouped is None else bool(grouped)
         vaes = []
         for s in settings_list:
             torch.manual_seed(int(s.get("seed", 0)))  # the member's init, exactly as a single run's
@@ -95,14 +97,14 @@ class StackedVAE:
     def loss(self, x, eps):
         """Per-member (loss, summed nll, summed kl), each (K,), of batches x (K, B, C, H, W), noise eps (K, B, L):
         VAE.forward of each member, batched."""
-        vae, p, k, b = self.template, self.params, x.shape[0], x.shape[1]
-        mu, logvar = _stacked_layers(vae.encoder.net, "encoder.net", p, x).chunk(2, dim=-1)
+        vae, p, k, b, g = self.template, self.params, x.shape[0], x.shape[1], self.grouped
+        mu, logvar = _stacked_layers(vae.encoder.net, "encoder.net", p, x, g).chunk(2, dim=-1)
         z = mu + eps * (0.5 * logvar).exp()  # VAE.reparameterize
         if hasattr(vae.decoder, "head"):  # ConvDecoder: linear head, reshape, transposed convolutions
-            h = _stacked_layers(vae.decoder.head, "decoder.head", p, z).reshape(k, b, *vae.decoder.start)
-            out = _stacked_layers(vae.decoder.net, "decoder.net", p, h)
+            h = _stacked_layers(vae.decoder.head, "decoder.head", p, z, g).reshape(k, b, *vae.decoder.start)
+            out = _stacked_layers(vae.decoder.net, "decoder.net", p, h, g)
         else:
-            out = _stacked_layers(vae.decoder.net, "decoder.net", p, z).reshape(k, b, *vae.decoder.shape)
+            out = _stacked_layers(vae.decoder.net, "decoder.net", p, z, g).reshape(k, b, *vae.decoder.shape)
         nll = self._nll(*self._likelihood_state, x, out)
         kl = vae.kl(mu.reshape(k * b, -1), logvar.reshape(k * b, -1)).reshape(k, b)
         return (nll + self.betas[:, None] * kl).mean(dim=1), nll.sum(dim=1), kl.sum(dim=1)

@@ -14,9 +14,11 @@ uninterrupted run. Checkpoints are written every `train.checkpoint_every` second
 every epoch) and at the end. A member whose checkpoint already has all its epochs is
 not trained again, so a pack that gains members retrains only the new ones.
 
-Divergence: a member whose loss or gradient norm stops being finite is frozen from that
-step on (its updates masked, the others untouched) and ends with status "diverged";
-its model.pt is then the last completed epoch's state (or the init).
+Divergence: a member whose loss or gradient norm stops being finite stops from that step
+on (on a CPU its updates are masked, so it is frozen exactly; on a GPU its state is left to
+go non-finite, which nothing reads, rather than pay for masking every step), the others are
+untouched, and it ends with status "diverged"; its model.pt is then the last completed
+epoch's state (or the init).
 """
 
 import argparse
@@ -30,7 +32,7 @@ from pathlib import Path
 import torch
 
 from reconloss import packs
-from reconloss.device import resolve_device
+from reconloss.device import configure, resolve_device
 from reconloss.io import atomic_path, read_json, torch_save, write_json
 from reconloss.settings import defaults
 from reconloss.vae import build_vae
@@ -81,7 +83,8 @@ class Member:
         if not path.exists():
             return
         try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            # mmap: the tensors stay in the file (page cache) until used, not in the job's memory
+            ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         except Exception as exc:  # writes are atomic, but a disk can still fail: retrain, don't crash
             print(f"{path} is unreadable ({exc}): starting fresh", file=sys.stderr)
             return
@@ -89,8 +92,23 @@ class Member:
             print(f"{path} was written with other settings: starting fresh", file=sys.stderr)
             return
         self.epoch, self.rows, self.last_loss = ckpt["epoch"], ckpt["log"], ckpt["last_finite_loss"]
-        self.model, self.optimizer, self.status = ckpt["model"], ckpt["optimizer"], ckpt["status"]
+        self.status = ckpt["status"]  # the model and optimizer states stay in the file until used
         print(f"resuming from {path} after epoch {self.epoch}", file=sys.stderr)
+
+    def release(self):
+        """Drop the host copies of the state: the checkpoint on disk holds them."""
+        self.model = self.optimizer = None
+
+    def load_state(self):
+        """Read (memory-mapped) model and optimizer states from the checkpoint."""
+        ckpt = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True, mmap=True)
+        self.model, self.optimizer = ckpt["model"], ckpt["optimizer"]
+
+    def model_state(self):
+        """The model state model.pt gets: held, or read from the checkpoint."""
+        if self.model is None:
+            self.load_state()
+        return self.model
 
     def finished(self, epochs):
         return self.status["status"] != "ok" or self.epoch >= epochs
@@ -103,8 +121,9 @@ class Member:
     def write_outputs(self, data_shape, n_train, extra):
         """log.csv, model.pt and status.json: what the rest of the workflow reads."""
         _write_log(self.run_dir / "log.csv", self.rows)
-        torch_save({"settings": self.settings, "data_shape": list(data_shape), "state_dict": self.model},
+        torch_save({"settings": self.settings, "data_shape": list(data_shape), "state_dict": self.model_state()},
                    self.run_dir / "model.pt")
+        self.release()
         seconds = sum(r["seconds"] for r in self.rows)
         status = {**self.status, "epochs_completed": len(self.rows), "last_finite_loss": self.last_loss,
                   "train_seconds": seconds, "images_per_second": n_train * len(self.rows) / seconds if seconds else 0.0,
@@ -175,18 +194,23 @@ def _train_stack(members, x, scale, data_shape, x01, epochs):
     start = members[0].epoch
     if start > 0:
         for i, m in enumerate(members):
+            m.load_state()
             stack.load_member_state(i, m.model)
             engine.opt.load_member_state(i, m.optimizer, names)
+            m.release()
 
-    def capture(i):
-        members[i].model = stack.member_state(i)
-        members[i].optimizer = engine.opt.member_state(i, names)
+    def save(i, model=None):
+        """Member i's checkpoint from the stack (its model `model` where given), one member's
+        host copy at a time: a pack of 21 categorical runs holds 2.2G parameters."""
+        m = members[i]
+        m.model = stack.member_state(i) if model is None else model
+        m.optimizer = engine.opt.member_state(i, names)
+        m.save_checkpoint()
+        m.release()
 
-    for i in range(len(members)):
-        capture(i)
     if start == 0:
-        for m in members:
-            m.save_checkpoint()  # the init: what model.pt holds if the first epoch already diverges
+        for i in range(len(members)):
+            save(i)  # the init: what model.pt holds if the first epoch already diverges
     print(f"training {len(members)} run(s) of {members[0].settings.get('likelihood')} as one stack "
           f"(betas {sorted({m.beta for m in members})}, seeds {sorted({m.seed for m in members})}) on "
           f"{x.device}, {engine.mode} steps: {x.shape[0]} images {list(data_shape)}, epochs {start + 1}..{epochs}",
@@ -208,8 +232,9 @@ def _train_stack(members, x, scale, data_shape, x01, epochs):
             died = int(rec["died_at"][i])
             if died >= 0:
                 _record_divergence(m, rec, i, died, epoch, engine.steps)
-                m.model = {n_: (epoch_start[names.index(n_)][i].cpu().clone() if n_ in names else v)
-                           for n_, v in m.model.items()}
+                model = stack.member_state(i)  # buffers as they are, parameters as the epoch began
+                model.update({n_: epoch_start[names.index(n_)][i].cpu().clone() for n_ in names if n_ in model})
+                save(i, model)  # its last checkpoint: a diverged run is finished
                 active.remove(i)
                 print(f"run beta={m.beta} seed={m.seed} diverged at epoch {epoch} step "
                       f"{m.status['diverged_step']}: {m.status['reason']}", file=sys.stderr, flush=True)
@@ -224,11 +249,9 @@ def _train_stack(members, x, scale, data_shape, x01, epochs):
         progress.update(epoch, seconds, n * len(members), [m.rows[-1]["loss"] for m in members if m.rows],
                         len(active))
         due = time.monotonic() - last_save >= every
-        if not active or epoch == epochs or due:
+        if active and (epoch == epochs or due):
             for i in active:
-                capture(i)
-            for m in members:
-                m.save_checkpoint()
+                save(i)
             last_save = time.monotonic()
         if not active:
             break
@@ -269,8 +292,7 @@ def train_pack(data_path, runs, max_runs=64) -> list:
     tr = _train_settings(settings_list[0])
     epochs = int(tr["epochs"])
     device = resolve_device(tr["device"])
-    if device.type == "cuda":  # cuDNN's own default is TF32 on: set both ways explicitly
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(tr["tf32"])
+    configure(device, tf32=bool(tr["tf32"]))  # cuda:N current, TF32, cuDNN benchmark or deterministic
 
     data = torch.load(data_path, map_location="cpu", weights_only=True)
     x = data["train_x"].to(device)
@@ -288,7 +310,7 @@ def train_pack(data_path, runs, max_runs=64) -> list:
             mode = _train_stack(group[i:i + max_runs], x, scale, data_shape, x01, epochs)
     statuses = []
     for m in members:
-        if m.model is None:  # resumed at the end, nothing trained this time: state from the checkpoint
+        if m.model is None and not m.checkpoint_path.exists():
             raise RuntimeError(f"{m.run_dir}: no model state")
         st = m.write_outputs(data_shape, n, {"pack_size": len(members), "step_mode": mode if m in todo else "resumed"})
         if st["status"] != "ok":

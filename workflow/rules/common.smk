@@ -244,12 +244,27 @@ def runtime_min(base):
     return lambda w, attempt: base * DATASET_SCALE.get(w.dataset, 4) * attempt
 
 
-# A pack job of K runs needs `per_run` MB more per run (weights, optimiser states and
-# checkpoints on the host). Its time grows with K: a stacked GPU step of K small models
-# costs far less than K steps (see the README), so a quarter of a run's time is budgeted
-# per run beyond the first four. On a CPU partition, raise `runtime` with --set-resources.
+# A pack job of K runs needs `per_run` MB more per run, plus its model state by parameter
+# count (reconloss.sizes: a categorical MNIST run has 103M parameters, a Bernoulli one 1M):
+# with train.device cpu every run's state is in host memory; on a GPU (cuda, or auto, as
+# the SLURM profile's train jobs get one) only the checkpoint being written, one run's.
+# Its time grows with K: a stacked GPU step of K small models costs far less than K steps
+# (see the README), so a quarter of a run's time is budgeted per run beyond the first
+# four. On a CPU partition, raise `runtime` with --set-resources.
 def pack_mem_mb(base, per_run):
-    return lambda w, attempt: (base + per_run * len(pack_members(w))) * DATASET_SCALE.get(w.dataset, 4) * attempt
+    from reconloss import sizes
+
+    def mem(w, attempt):
+        runs = pack_members(w)
+        s = run_settings(runs[0])
+        shape = sizes.DATA_SHAPES.get(w.dataset)
+        state = 0
+        if shape is not None:
+            n = sizes.parameter_count(shape, s["likelihood_name"], s["model"], s["train"]["latent_dim"])
+            state = sizes.train_host_mb(n, len(runs), on_cpu=s["train"]["device"] == "cpu")
+        return ((base + per_run * len(runs)) * DATASET_SCALE.get(w.dataset, 4) + state) * attempt
+
+    return mem
 
 
 def pack_runtime_min(base):

@@ -119,7 +119,9 @@ class GaussianFixed(_Gaussian):
         self.sigma = self._options(sigma=sigma)["sigma"]
 
     def _var(self, out, x=None):
-        return out.new_tensor(self.sigma**2)
+        # new_full is a fill kernel on the device; new_tensor would copy a host value to it,
+        # which a CUDA-graph capture forbids (reconloss.capture_hazards).
+        return out.new_full((), self.sigma**2)
 
     def extra_repr(self):
         return f"{super().extra_repr()}, sigma={self.sigma}"
@@ -271,7 +273,7 @@ class _GaussianOptimal(_Gaussian):
 
     def _var(self, out, x=None):
         if x is None:
-            return out.new_tensor(self.floor**2)
+            return out.new_full((), self.floor**2)  # not new_tensor: a host copy (see GaussianFixed)
         r2 = (x - self._mu(out)).square()
         return self._residual_var(r2).clamp_min(self.floor**2)
 

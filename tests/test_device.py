@@ -1,0 +1,51 @@
+"""reconloss.device.configure, run on any machine with torch's CUDA calls recorded."""
+
+import os
+
+import pytest
+import torch
+
+from reconloss import device
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """torch.cuda.set_device and use_deterministic_algorithms recorded; backend flags restored after."""
+    made = []
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: made.append(("set_device", d)))
+    monkeypatch.setattr(torch, "use_deterministic_algorithms", lambda on, **kw: made.append(("deterministic", on)))
+    monkeypatch.delenv("RECONLOSS_DETERMINISTIC", raising=False)
+    flags = ((torch.backends.cudnn, "benchmark"), (torch.backends.cudnn, "deterministic"),
+             (torch.backends.cudnn, "allow_tf32"), (torch.backends.cuda.matmul, "allow_tf32"))
+    saved = [getattr(mod, name) for mod, name in flags]
+    yield made
+    for (mod, name), value in zip(flags, saved):  # plain setattr: torch.backends.cuda.matmul is no module
+        setattr(mod, name, value)
+
+
+def test_cuda_n_becomes_the_current_device_and_plain_cuda_stays_as_it_is(calls):
+    device.configure(torch.device("cuda"))  # torch.cuda.set_device("cuda") would raise: no index
+    device.configure(torch.device("cuda:1"))
+    assert [c for c in calls if c[0] == "set_device"] == [("set_device", torch.device("cuda:1"))]
+
+
+def test_training_mode_benchmarks_cudnn_and_takes_tf32_as_asked(calls):
+    device.configure(torch.device("cuda:0"), tf32=True)
+    assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+    assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    assert ("deterministic", False) in calls
+
+
+def test_deterministic_mode_from_the_environment(calls, monkeypatch):
+    monkeypatch.setenv("RECONLOSS_DETERMINISTIC", "1")
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    device.configure(torch.device("cuda:0"), tf32=True)
+    assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
+    assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+    assert ("deterministic", True) in calls
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+
+
+def test_a_cpu_is_left_alone(calls):
+    device.configure(torch.device("cpu"), tf32=True)
+    assert calls == []
