@@ -14,6 +14,9 @@ use rule train as claims_train with:
     params:
         runs=pack_runs(claim_run_settings, claim_members, CLAIM_RUN),
         max_runs=PACK_MAX_RUNS,
+    resources:
+        mem_mb=pack_mem_mb(1000, 50, claim_members, claim_run_settings),
+        runtime=pack_runtime_min(20, claim_members),
     log:
         CLAIM_PACK_LOG.replace("{stage}", "train"),
     benchmark:
@@ -36,6 +39,9 @@ use rule evaluate as claims_evaluate with:
     params:
         classifier_dir=subpath(input.classifier, parent=True),
         runs=pack_runs(claim_evaluate_settings, claim_members, CLAIM_RUN),
+    resources:
+        mem_mb=mem_mb(2000),
+        runtime=pack_runtime_min(10, claim_members),
     log:
         CLAIM_PACK_LOG.replace("{stage}", "evaluate"),
     benchmark:

@@ -251,12 +251,12 @@ def runtime_min(base):
 # Its time grows with K: a stacked GPU step of K small models costs far less than K steps
 # (see the README), so a quarter of a run's time is budgeted per run beyond the first
 # four. On a CPU partition, raise `runtime` with --set-resources.
-def pack_mem_mb(base, per_run):
+def pack_mem_mb(base, per_run, members=pack_members, settings_of=run_settings):
     from reconloss import sizes
 
     def mem(w, attempt):
-        runs = pack_members(w)
-        s = run_settings(runs[0])
+        runs = members(w)
+        s = settings_of(runs[0])
         shape = sizes.DATA_SHAPES.get(w.dataset)
         state = 0
         if shape is not None:
@@ -267,5 +267,5 @@ def pack_mem_mb(base, per_run):
     return mem
 
 
-def pack_runtime_min(base):
-    return lambda w, attempt: math.ceil(runtime_min(base)(w, attempt) * max(1.0, len(pack_members(w)) / 4))
+def pack_runtime_min(base, members=pack_members):
+    return lambda w, attempt: math.ceil(runtime_min(base)(w, attempt) * max(1.0, len(members(w)) / 4))
