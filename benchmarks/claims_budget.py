@@ -16,6 +16,7 @@ also what the rest of the full run costs, plus what was already spent.
 
 import argparse
 import csv
+import re
 import sys
 from pathlib import Path
 
@@ -37,13 +38,16 @@ def cpu_seconds(tsv):
     return float(rows[-1]["cpu_time"]) if rows else None
 
 
-def epochs_done(results, dataset, label, beta, seeds):
-    """Run-epochs the cut-down run trained in one pack (from each run's log.csv)."""
-    total = 0
-    for s in seeds:
-        log = Path(results) / "claims" / "runs" / dataset / label / f"beta~{beta}" / f"seed~{s}" / "log.csv"
-        total += max(0, sum(1 for _ in open(log)) - 1) if log.is_file() else 0
-    return total
+def epochs_done(results, dataset, label, beta):
+    """Run-epochs the pack's last training job trained, from its log ("training K run(s) ... epochs A..B").
+
+    A resumed job trains only the epochs after its checkpoint, and its benchmark measures only those.
+    """
+    log = Path(results) / "logs" / "claims" / "train" / dataset / label / f"beta~{beta}.log"
+    if not log.is_file():
+        return 0
+    found = re.findall(r"training (\d+) run\(s\).*epochs (\d+)\.\.(\d+)", log.read_text())
+    return sum(int(k) * (int(b) - int(a) + 1) for k, a, b in found)
 
 
 def main(argv=None):
@@ -61,7 +65,7 @@ def main(argv=None):
     for dataset, label, beta in plan.packs(full):
         train = cpu_seconds(bench / "train" / dataset / label / f"beta~{beta}.tsv")
         evaluate = cpu_seconds(bench / "evaluate" / dataset / label / f"beta~{beta}.tsv")
-        done = epochs_done(args.results, dataset, label, beta, seeds)
+        done = epochs_done(args.results, dataset, label, beta)
         if train is None or evaluate is None:
             print(f"no measurement of {dataset} {label} β={beta}: run make claims (cut down) first", file=sys.stderr)
             return 1
