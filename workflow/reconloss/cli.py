@@ -17,7 +17,7 @@ COMMANDS = {
     "figures": ("reconloss.figures", "the study's figures"),
     "claims": ("reconloss.claims", "the study's claims, each with a computed verdict"),
     "study-docs": ("reconloss.study_docs", "a finished run's figures, tables and provenance under docs/study"),
-    "config-show": ("reconloss.config_check", "the effective configuration, each value with its source"),
+    "config-show": ("reconloss.config_show", "the effective configuration, each value with its source"),
     "generate": ("reconloss.generate", "regenerate the schema, README table and likelihood option table"),
 }
 

@@ -22,12 +22,9 @@ prints the effective configuration, each value with its source.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
-import sys
 import typing
-from pathlib import Path
 from typing import Literal
 
 from reconloss import option_ranges
@@ -397,9 +394,6 @@ def effective_or_raise(config: dict, source: str) -> dict:
     return effective(config)
 
 
-# ----------------------------------------------------------------------------- config-show
-
-
 def _deep_update(base: dict, new: dict) -> None:
     """Snakemake's merge of configuration files: mappings key by key, everything else replaced."""
     for k, v in new.items():
@@ -407,116 +401,3 @@ def _deep_update(base: dict, new: dict) -> None:
             _deep_update(base[k], v)
         else:
             base[k] = v
-
-
-def _leaves(node, path=()):
-    if isinstance(node, dict) and node:
-        for k, v in node.items():
-            yield from _leaves(v, (*path, k))
-    else:
-        yield path, node
-
-
-def _set_path(node, path, value):
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node[path[-1]] = value
-
-
-def _get_path(node, path):
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
-def layered(layers: list[tuple[str, dict]]) -> tuple[dict, dict]:
-    """(merged config, {key path: source}) of configuration layers, later winning."""
-    merged, source = {}, {}
-    for name, layer in layers:
-        _deep_update(merged, json.loads(json.dumps(layer)))
-        for path, _ in _leaves(layer):
-            for other in [p for p in source if p[:len(path)] == path or path[:len(p)] == p]:
-                del source[other]
-            source[path] = name
-    return merged, source
-
-
-def _source_of(sources, path):
-    for i in range(len(path), 0, -1):
-        if path[:i] in sources:
-            return sources[path[:i]]
-    return None
-
-
-def show(layers: list[tuple[str, dict]]) -> str:
-    """The effective configuration as YAML, each value followed by its source (a file, --set or default)."""
-    import yaml
-
-    merged, sources = layered(layers)
-    problems = check(merged)
-    if problems:
-        raise ConfigError(message(problems, " + ".join(name for name, _ in layers) or "the configuration"))
-    eff = effective(merged)
-    lines = []
-
-    def emit(key, value, indent, src):
-        text = yaml.safe_dump({key: value}, default_flow_style=True, width=10**6).strip()
-        if text.startswith("{") and text.endswith("}"):
-            text = text[1:-1]
-        lines.append(f"{'  ' * indent}{text:<{max(1, 46 - 2 * indent)}} # {src}")
-
-    for key, value in eff.items():
-        if key in S.SECTIONS:
-            lines.append(f"{key}:")
-            for sub, v in value.items():
-                emit(sub, v, 1, _source_of(sources, (key, sub)) or f"default (settings.{S.SECTIONS[key].__name__})")
-        elif key == "dataset_settings" and value:
-            lines.append(f"{key}:  # per dataset, over the sections above")
-            for dataset, sections in value.items():
-                lines.append(f"  {dataset}:")
-                for name, over in sections.items():
-                    lines.append(f"    {name}:")
-                    for sub, v in over.items():
-                        emit(sub, v, 3, _source_of(sources, (key, dataset, name, sub)) or "default")
-        else:
-            under = sorted({src for path, src in sources.items() if path[:1] == (key,)})
-            emit(key, value, 0, " + ".join(under) or "default")
-    return "\n".join(lines)
-
-
-def _parse_set(items):
-    import yaml
-
-    out = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set {item!r}: expected KEY=VALUE, e.g. train.epochs=5")
-        _set_path(out, key.split("."), yaml.safe_load(raw))
-    return out
-
-
-def main(argv=None) -> None:
-    import yaml
-
-    p = argparse.ArgumentParser(prog="python -m reconloss config-show",
-                                description="The effective configuration, each value with its source.")
-    p.add_argument("configfiles", nargs="*", metavar="FILE",
-                   help="configuration files, later ones over earlier ones (default: config.yaml)")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="like snakemake --config, with dotted keys: train.epochs=5")
-    args = p.parse_args(argv)
-    files = args.configfiles or ["config.yaml"]
-    layers = []
-    for f in files:
-        if not Path(f).exists():
-            sys.exit(f"reconloss config-show: {f} does not exist")
-        layers.append((f, yaml.safe_load(Path(f).read_text()) or {}))
-    if args.set:
-        layers.append(("--set", _parse_set(args.set)))
-    try:
-        print(show(layers))
-    except ConfigError as e:
-        sys.exit(str(e))

@@ -79,7 +79,7 @@ def cb_larger_beta(df, specs):
     early, found, texts = bests(df)
     if early:
         return early
-    (b_best, b_cells, c_best, c_cells), (runs, numbers) = found, texts
+    (b_best, _, c_best, c_cells), (runs, numbers) = found, texts
     noise = Spread.pooled(c_cells.values())
     # CB's optimum lies above Bernoulli's when CB is clearly worse at every β up to Bernoulli's best, and not
     # above it when CB is clearly worse at every β beyond Bernoulli's best.

@@ -10,13 +10,13 @@ negative control: a rule that lets it agree too cannot tell right from wrong.
 
 import math
 
-from reconloss.claims.claim import PAIRED_EPOCHS, SETTLE_EPOCHS, Claim, Need, verdict_of
+from reconloss.claims.claim import PAIRED_EPOCHS, SETTLE_EPOCHS, Claim, Need
 from reconloss.claims.evidence import (
     EVENT_ALPHA, LOSS_SETTLED, SIGMA_SETTLED, TRACK_TOLERANCE, Spread, Stat, difference, grand_mean, more_events,
     unsettled,
 )
 from reconloss.claims.runs import (
-    BROKEN, best_cell, betas, by_seed, cells, describe, finished, log, missing, not_tested, of, trends_of,
+    BROKEN, best_cell, betas, by_seed, cells, describe, log, missing, not_tested, of, trends_of,
 )
 
 FIXED, SIGMA0 = "gaussian_fixed", math.sqrt(0.5)
