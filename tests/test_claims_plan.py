@@ -65,3 +65,20 @@ def test_dry_run_of_claims_on_mnist_lists_exactly_the_claims_runs(tmp_path):
     # ... and a grid configuration plans no claim run
     write_config(work / "grid.yaml", {**__import__("yaml").safe_load((REPO / "configs/test.yaml").read_text())})
     assert "claims_train" not in planned_jobs(snakemake(work, "-n", "--configfile", "grid.yaml"))
+
+
+def test_study_docs_reads_the_claims_own_results_for_a_configuration_of_claims_alone(tmp_path):
+    from reconloss import study_docs
+
+    bench = tmp_path / "benchmarks"
+    for rel, seconds in {"claims/train/mnist/bernoulli/beta~1.tsv": 30.0, "classifier/mnist.tsv": 100.0,
+                         "train/mnist/bernoulli.tsv": 7.0, "claims/tables.tsv": 1.0}.items():
+        (bench / rel).parent.mkdir(parents=True, exist_ok=True)
+        (bench / rel).write_text(f"s\tcpu_time\n{seconds}\t1\n")
+    alone = study_docs.sources(tmp_path, {"datasets": ["mnist"], "likelihoods": []})
+    assert alone["tables"] == tmp_path / "claims" / "tables" and alone["wall"] == tmp_path / "claims" / "wall.json"
+    seconds = study_docs.job_seconds(alone["benchmarks"], "mnist")
+    # the claims' training and the shared classifier; not the grid's training
+    assert seconds["dataset_stages"] == {"train": 30.0, "classifier": 100.0}
+    grid = study_docs.sources(tmp_path, {"datasets": ["mnist"], "likelihoods": ["bernoulli"]})
+    assert study_docs.job_seconds(grid["benchmarks"], "mnist")["dataset_stages"] == {"train": 7.0, "classifier": 100.0}

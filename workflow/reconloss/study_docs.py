@@ -70,23 +70,25 @@ def sources(results, config):
     if claims.claims_only(config):
         root = results / "claims"
         return {"tables": root / "tables", "figures": root / "figures", "wall": root / "wall.json",
-                "benchmarks": [results / "benchmarks" / "claims", results / "benchmarks"]}
+                "benchmarks": [(results / "benchmarks" / "claims", None),
+                               (results / "benchmarks", ("classifier", "data", "analytic"))]}
     return {"tables": results / "tables", "figures": results / "figures", "wall": results / "study_wall.json",
-            "benchmarks": [results / "benchmarks"]}
+            "benchmarks": [(results / "benchmarks", None)]}
 
 
 def job_seconds(benchmark_roots, dataset):
     """Per stage, the summed wall seconds (column s) of the benchmark files of this dataset's jobs, and of
     the jobs all datasets share (tables, claims, analytic). Jobs overlap, so this is work, not elapsed time.
-    The claims' own jobs (benchmarks/claims/) count only where that folder is one of the roots."""
+    benchmark_roots: [(folder, the stages counted there, or None: all)]; the claims' own jobs
+    (benchmarks/claims/) count only where that folder is one of them."""
     import pandas as pd
 
-    files = [(Path(root), path) for root in benchmark_roots for path in sorted(Path(root).rglob("*.tsv"))]
+    files = [(Path(root), only, path) for root, only in benchmark_roots for path in sorted(Path(root).rglob("*.tsv"))]
     stages, shared = {}, {}
-    for root, path in files:
+    for root, only, path in files:
         rel = path.relative_to(root)
-        if rel.parts[0] == "claims":
-            continue  # the claims' own jobs: counted from their own root, where it is listed
+        if rel.parts[0] == "claims" or (only is not None and rel.parts[0].removesuffix(".tsv") not in only):
+            continue  # the claims' own jobs count from their own folder; elsewhere only the stages asked for
         seconds = float(pd.read_csv(path, sep="\t")["s"].iloc[-1])
         if len(rel.parts) == 1:
             shared[rel.stem] = shared.get(rel.stem, 0.0) + seconds
