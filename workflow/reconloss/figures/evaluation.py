@@ -14,7 +14,7 @@ import math
 from reconloss.figures.facets import facet_figure, label_handles, only_bottom_xlabel, panel_title, side_legend
 from reconloss.figures.helpers import (
     FID_LABEL, beta_axis, diverged_marks, empty_figure, placeholder, plain_log_ticks, seed_note,
-    seed_stats,
+    seed_band, seed_stats,
 )
 
 DIVERGED_HANDLE = dict(color="0.3", marker="x", mew=2, linestyle="none",
@@ -146,9 +146,7 @@ def _level_lines(ax, df, labs, style_map, column, param_column):
     for lik in labs:
         st = style_map[lik]
         s = stats[stats["likelihood"] == lik].sort_values("beta")
-        if len(s):
-            ax.plot(s["beta"], s["mean"], **st.line(lw=1.5, ms=4.5))
-            ax.fill_between(s["beta"], s["min"], s["max"], color=st.colour, alpha=0.15, lw=0)
+        seed_band(ax, s, st)
         if pstats is not None:
             p = pstats[pstats["likelihood"] == lik].sort_values("beta")
             if len(p) and not (len(s) == len(p) and (abs(p["mean"].values - s["mean"].values) < 2e-3).all()):

@@ -145,6 +145,13 @@ def seed_note(df):
             else "one seed per β")
 
 
+def seed_band(ax, s, st):
+    """A label's seed-mean line against β with its min-max band (s: its rows of seed_stats, by β)."""
+    if len(s):
+        ax.plot(s["beta"], s["mean"], **st.line(lw=1.5, ms=4.5))
+        ax.fill_between(s["beta"], s["min"], s["max"], color=st.colour, alpha=0.15, lw=0)
+
+
 def seed_stats(df, column):
     """Per (likelihood, β): mean, min, max of `column` over seeds that finished with a value."""
     ok = df[(df["status"] == "ok") & df[column].notna()]

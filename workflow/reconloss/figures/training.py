@@ -9,7 +9,7 @@ registers and saves them.
 """
 
 from reconloss.figures.facets import FIGURE_WIDTH, label_handles, panel_title, side_legend
-from reconloss.figures.helpers import beta_axis, closest_beta, empty_figure, plain_log_ticks, seed_stats
+from reconloss.figures.helpers import beta_axis, closest_beta, empty_figure, plain_log_ticks, seed_band, seed_stats
 from reconloss.figures.style import panels
 
 
@@ -144,10 +144,7 @@ def _end_panel(ax, df, labs, style_map, end, has_rmse):
     """σ at the end of training against β (seed mean, band min to max) and √MSE as hollow diamonds."""
     for lik in labs:
         st = style_map[lik]
-        s = end[end["likelihood"] == lik].sort_values("beta")
-        if len(s):
-            ax.plot(s["beta"], s["mean"], **st.line(lw=1.5, ms=4.5))
-            ax.fill_between(s["beta"], s["min"], s["max"], color=st.colour, alpha=0.15, lw=0)
+        seed_band(ax, end[end["likelihood"] == lik].sort_values("beta"), st)
         if has_rmse:
             r = seed_stats(df[df["likelihood"] == lik], "rmse").sort_values("beta")
             ax.plot(r["beta"], r["mean"], color=st.colour, marker="D", mfc="white", ms=5, ls="none")
