@@ -11,8 +11,8 @@ from reconloss.claims import plan
 
 def test_plan_is_the_union_of_needs_with_the_larger_epochs():
     p = plan.plan(claims.CLAIMS, {"datasets": ["mnist"], "claims": {}})["mnist"]
-    # Bernoulli and CB over β for the FID claims, 20 epochs; CB also serves the float32 comparison
-    assert p["bernoulli"]["epochs"] == {"0.1": 20, "0.3": 20, "1": 20, "3": 20, "10": 20}
+    # Bernoulli and CB over β for the FID claims, 16 epochs; CB also serves the float32 comparison
+    assert p["bernoulli"]["epochs"] == {"0.1": 16, "0.3": 16, "1": 16, "3": 16, "10": 16}
     assert p["continuous_bernoulli_naive_noclamp"]["epochs"] == {"0.1": 1, "1": 1, "10": 1}
     # gaussian_fixed is needed by two claims at β 1 (pairing, range255): trained once
     assert p["gaussian_fixed"]["epochs"] == {"0.1": 3, "0.5": 3, "1": 3, "5": 3}

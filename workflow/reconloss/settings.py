@@ -168,7 +168,7 @@ class Claims:
     seeds: list[int] = setting([0, 1, 2], "seeds of every claim run: the replicates whose spread the verdicts "
                                           "are judged by", minimum=0, min_items=2, unique=True)
     max_epochs: Optional[int] = setting(None, "cap on every claim run's epochs, for a cut-down run (null: each "
-                                              "claim's own, up to 20)", minimum=1)
+                                              "claim's own, up to 16)", minimum=1)
 
 
 #: Config section -> its definition, in the order of the README.
