@@ -54,6 +54,11 @@ def fig_settling(df, dataset, likelihoods, style_map, runs, settings):
         ax.grid(True, which="major", alpha=0.25)
         panel_title(ax, family)
         side_legend(ax, label_handles(style_map, labs))
+    from matplotlib.ticker import MaxNLocator
+
+    last = max(max(m) for m in moved.values())
+    axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[-1, 0].set_xlim(1.5, last + 0.5)  # the first change is from epoch 1 to 2
     axes[-1, 0].set_xlabel("epoch")
     fig.suptitle(f"{dataset}: how much the training loss still moved, epoch to epoch (dashed: the claims' limit "
                  f"{LOSS_SETTLED:.0%})", fontsize=10)
