@@ -2,6 +2,8 @@
 # verdicts on the grid's summary (results/tables/claims.*), beside the grid's tables. The claims'
 # own runs, and the `claims` target, are in claim_runs.smk.
 
+from reconloss import claims as _claims  # torch-free
+
 # Its outputs, CLAIM_OUTPUTS, are listed in figures.smk beside the other tables.
 
 
