@@ -32,6 +32,7 @@ FIGURE_LABELS = {  # the `figure` labels figures.smk gives each figure in the re
     "samples": "Samples at each likelihood's best beta",
     "divergence": "Divergence map",
     "sigma": "Learned and predicted sigma over training",
+    "settling": "How much the loss still moved",
 }
 NEVER_TRAIN = ["--allowed-rules", "figures", "tables", "dataset_figures", "analytic", "claims_table"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
