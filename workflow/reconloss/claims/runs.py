@@ -62,9 +62,15 @@ def by_seed(df, value, *columns):
 
 
 def run_counts(df, label):
+    """'label: N runs (ok, collapsed, diverged), E epochs': the epochs the runs trained, which a cut-down
+    run makes fewer than the claim needs."""
     d = of(df, label)
     n = {o: int((d["outcome"] == o).sum()) for o in ("ok", "collapsed", "diverged")}
-    return f"{label}: {len(d)} runs ({n['ok']} ok, {n['collapsed']} collapsed, {n['diverged']} diverged)"
+    text = f"{label}: {len(d)} runs ({n['ok']} ok, {n['collapsed']} collapsed, {n['diverged']} diverged)"
+    epochs = sorted({int(e) for e in d.get("epochs", []) if finite(e)})
+    if epochs:
+        text += f", {epochs[0]}{'–' + str(epochs[-1]) if len(epochs) > 1 else ''} epochs"
+    return text
 
 
 def left_out(df, labels):
