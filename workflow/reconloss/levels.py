@@ -10,17 +10,16 @@ Torch only where the images are tensors; the bounds are torch.distributions'.
 
 import torch
 
-#: The clamp of λ that reconloss's continuous Bernoulli uses by default (likelihoods/continuous_bernoulli.py).
-CB_DEFAULT_CLAMP = (1e-4, 1.0 - 1e-4)
-
-
-def cb_mean_range(clamp=CB_DEFAULT_CLAMP) -> tuple[float, float]:
-    """(lowest, highest) expected value of a continuous Bernoulli with λ in `clamp`: (0.1085, 0.8915) by default.
+def cb_mean_range(clamp=None) -> tuple[float, float]:
+    """(lowest, highest) expected value of a continuous Bernoulli with λ in `clamp` (None: its default):
+    (0.1085, 0.8915) by default.
 
     E[x] is increasing in λ, so the ends of the clamp give the ends of the range
     (torch.distributions.ContinuousBernoulli's mean, in float64).
     """
-    lam = torch.tensor(clamp, dtype=torch.float64)
+    from reconloss.settings import option_default
+
+    lam = torch.tensor(clamp or option_default("continuous_bernoulli", "clamp"), dtype=torch.float64)
     lo, hi = torch.distributions.ContinuousBernoulli(probs=lam).mean.tolist()
     return lo, hi
 

@@ -265,6 +265,11 @@ def likelihood_table() -> dict:
     return json.loads(LIKELIHOOD_OPTIONS_FILE.read_text())["likelihoods"]
 
 
+def option_default(likelihood: str, option: str):
+    """The default of one likelihood option, as the class declares it (read from the generated table)."""
+    return likelihood_table()[likelihood][option]["default"]
+
+
 def likelihood_names() -> list[str]:
     return list(likelihood_table())
 

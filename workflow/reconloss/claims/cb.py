@@ -13,10 +13,10 @@ from reconloss.claims.claim import (
 )
 from reconloss.claims.evidence import EVENT_ALPHA, LOSS_SETTLED, Spread, grand_mean, more_events, unsettled
 from reconloss.claims.runs import cells, describe, finished, log, missing, not_tested, of, trends_of
+from reconloss.settings import option_default
 
 CB, BERNOULLI = "continuous_bernoulli", "bernoulli"
 NAIVE = "continuous_bernoulli_naive_noclamp"
-DEFAULT_CLAMP = (1e-4, 1.0 - 1e-4)
 
 
 def cb_mean(lam):
@@ -67,7 +67,7 @@ def param_vs_mean(df, specs):
 def mean_bounds(df, specs):
     if missing(df, [CB]):
         return not_tested([CB])
-    clamp = (specs.get(CB, {}).get("options") or {}).get("clamp") or DEFAULT_CLAMP
+    clamp = (specs.get(CB, {}).get("options") or {}).get("clamp") or option_default(CB, "clamp")
     lo, hi = cb_mean(float(clamp[0])), cb_mean(float(clamp[1]))
     runs = finished(of(df, CB), "recon_p01", "recon_p99")
     inside = (bool(len(runs)) and bool((runs["recon_p99"] <= hi + 1e-4).all())

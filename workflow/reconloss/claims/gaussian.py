@@ -18,8 +18,9 @@ from reconloss.claims.evidence import (
 from reconloss.claims.runs import (
     BROKEN, best_cell, betas, by_seed, cells, describe, log, missing, not_tested, of, trends_of,
 )
+from reconloss.settings import option_default
 
-FIXED, SIGMA0 = "gaussian_fixed", math.sqrt(0.5)
+FIXED = "gaussian_fixed"
 RANGE255 = "gaussian_fixed_range255"
 PIXEL, IMAGE = "gaussian_optimal_pixel", "gaussian_optimal_image"
 LEARNED = "gaussian_learned_global"
@@ -28,8 +29,13 @@ OPTIMAL_BETAS = (0.1, 1.0, 10.0)
 CONTROL_FACTOR = 3.0
 
 
+def sigma0():
+    """gaussian_fixed's default σ (√0.5: the summed squared error), as the class declares it."""
+    return float(option_default(FIXED, "sigma"))
+
+
 def _sigma(spec):
-    return float((spec.get("options") or {}).get("sigma", SIGMA0))
+    return float((spec.get("options") or {}).get("sigma", sigma0()))
 
 
 def _rest(spec):
@@ -53,16 +59,16 @@ def _one_side_broken(df, a, beta_a, b, beta_b):
 def pairs(df, specs):
     """[(variant, β, partner β, control β or None)] for every fixed-σ variant of the summary."""
     present = [lab for lab in dict.fromkeys(df["likelihood"]) if specs.get(lab, {}).get("likelihood") == FIXED]
-    refs = [lab for lab in present if math.isclose(_sigma(specs[lab]), SIGMA0)]
+    refs = [lab for lab in present if math.isclose(_sigma(specs[lab]), sigma0())]
     out = []
     for lab in present:
         sigma = _sigma(specs[lab])
         ref = next((r for r in refs if _rest(specs[r]) == _rest(specs[lab])), None)
-        if math.isclose(sigma, SIGMA0) or ref is None:
+        if math.isclose(sigma, sigma0()) or ref is None:
             continue
         grid = betas(df, ref)
         for beta in betas(df, lab):
-            partner = beta * sigma ** 2 / SIGMA0 ** 2
+            partner = beta * sigma ** 2 / sigma0() ** 2
             if not any(math.isclose(partner, g, rel_tol=1e-6) for g in grid):
                 continue
             far = [g for g in grid if abs(math.log(g / partner)) >= math.log(CONTROL_FACTOR)]
