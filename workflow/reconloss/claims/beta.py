@@ -8,8 +8,8 @@ intervention: the same runs with a trick 1000× weaker (eps 1e-6), seeds paired.
 import math
 
 from reconloss.claims.claim import PAIRED_EPOCHS, Claim, Need
-from reconloss.claims.evidence import EVENT_ALPHA, LOSS_SETTLED, Spread, Stat, difference, more_events, unsettled
-from reconloss.claims.runs import BROKEN, betas, by_seed, cells, describe, log, missing, not_tested, of, trends_of
+from reconloss.claims.evidence import EVENT_ALPHA, Spread, Stat, difference, more_events
+from reconloss.claims.runs import BROKEN, betas, cells, describe, log, missing, not_tested, of, paired, still_moving
 
 BETA, WEAK = "beta", "beta_eps1e-6"
 
@@ -22,11 +22,7 @@ def needs_trick(df, specs):
     k_w, k_s = int(weak["outcome"].isin(BROKEN).sum()), int(strong["outcome"].isin(BROKEN).sum())
     p = more_events(k_w, len(weak), k_s, len(strong))
     shared = [b for b in betas(df, WEAK) if b in betas(df, BETA)]
-    diffs = []
-    for b in shared:
-        w = by_seed(of(df, WEAK, b), lambda r: log(r["fid"]), "fid")
-        s = by_seed(of(df, BETA, b), lambda r: log(r["fid"]), "fid")
-        diffs.append(Stat([w[k] - s[k] for k in sorted(set(w) & set(s))]))
+    diffs = [paired(df, WEAK, b, BETA, b, "fid") for b in shared]
     noise = Spread.pooled([*cells(df, BETA, lambda r: log(r["fid"]), "fid").values(),
                            *cells(df, WEAK, lambda r: log(r["fid"]), "fid").values()])
     pooled = Stat([v for d in diffs for v in d.values])
@@ -35,7 +31,7 @@ def needs_trick(df, specs):
                f"FID eps 1e-6 / eps 1e-3 paired by seed "
                + (f"×{math.exp(iv.estimate):.3g} [{math.exp(iv.lo):.3g}, {math.exp(iv.hi):.3g}], margin "
                   f"×{math.exp(noise.margin):.3g}" if iv and noise.df else "n/a"))
-    moving = unsettled(trends_of(of(df, BETA)) + trends_of(of(df, WEAK)), LOSS_SETTLED)
+    moving = still_moving(df, [BETA, WEAK])
     if p < EVENT_ALPHA:
         verdict, reason = "holds", "the weaker trick breaks clearly more often"
     elif moving:

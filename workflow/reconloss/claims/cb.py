@@ -11,8 +11,8 @@ import math
 from reconloss.claims.claim import (
     BETA_SWEEP, EVENT_EPOCHS, SWEEP_EPOCHS, Claim, LABEL_SPECS, Need, verdict_of,
 )
-from reconloss.claims.evidence import EVENT_ALPHA, LOSS_SETTLED, Spread, grand_mean, more_events, unsettled
-from reconloss.claims.runs import cells, describe, finished, log, missing, not_tested, of, trends_of
+from reconloss.claims.evidence import EVENT_ALPHA, Spread, grand_mean, more_events
+from reconloss.claims.runs import cells, describe, finished, log, missing, not_tested, of, still_moving
 from reconloss.settings import option_default
 
 CB, BERNOULLI = "continuous_bernoulli", "bernoulli"
@@ -101,7 +101,7 @@ def over_sharpening(df, specs):
     verdict = {1: "holds", -1: "does not hold", 0: "inconclusive"}[ratio.sign()]
     reason = {"holds": "λ images clearly sharper than the data", "does not hold":
               "λ images clearly less sharp than the data"}.get(verdict, "the interval holds ×1")
-    moving = unsettled(trends_of(of(df, CB)), LOSS_SETTLED)  # sharpness is a level: it changes with training
+    moving = still_moving(df, [CB])  # sharpness is a level: it changes with training
     if moving:
         verdict, reason = "inconclusive", moving
     return {"numbers": f"λ image / data gradient energy ×{math.exp(ratio.estimate):.3g} "
@@ -162,9 +162,9 @@ def desaturation(df, specs):
               "does not hold": "changing only the levels moves FID beyond seed noise: FID sees them"}.get(
         verdict, "an interval straddles the margin")
     # how FID weighs levels depends on what else the samples get right: judged on settled models only
-    moving = [m for m in (unsettled(trends_of(of(df, lab)), LOSS_SETTLED) for lab in (CB, BERNOULLI)) if m]
+    moving = still_moving(df, [CB, BERNOULLI])
     if moving:
-        verdict, reason = "inconclusive", "; ".join(moving)
+        verdict, reason = "inconclusive", moving
 
     def pct(iv):
         return f"{math.expm1(iv.estimate):+.1%} [{math.expm1(iv.lo):+.1%}, {math.expm1(iv.hi):+.1%}]"

@@ -10,8 +10,8 @@ either way a few epochs later).
 import math
 
 from reconloss.claims.claim import BETA_SWEEP, SWEEP_EPOCHS, Claim, Need
-from reconloss.claims.evidence import LOSS_SETTLED, Spread, difference, unsettled
-from reconloss.claims.runs import at_edge, best_cell, betas, describe, missing, not_tested, of, trends_of
+from reconloss.claims.evidence import Spread, difference
+from reconloss.claims.runs import at_edge, best_cell, betas, describe, missing, not_tested, still_moving
 
 CB, BERNOULLI = "continuous_bernoulli", "bernoulli"
 SWEEP = (Need(BERNOULLI, BETA_SWEEP, SWEEP_EPOCHS), Need("continuous_bernoulli", BETA_SWEEP, SWEEP_EPOCHS))
@@ -26,7 +26,7 @@ def gate(df, bests):
         if at_edge(beta, grid):
             reasons.append(f"{label}'s best β {beta:g} is at the edge of its grid "
                            f"({', '.join(f'{b:g}' for b in grid)})")
-        moving = unsettled(trends_of(of(df, label, beta)), LOSS_SETTLED)
+        moving = still_moving(df, [label], beta)
         if moving:
             reasons.append(f"{label} at β {beta:g}: {moving}")
     return reasons

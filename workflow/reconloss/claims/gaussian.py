@@ -12,11 +12,10 @@ import math
 
 from reconloss.claims.claim import PAIRED_EPOCHS, SETTLE_EPOCHS, Claim, Need
 from reconloss.claims.evidence import (
-    EVENT_ALPHA, LOSS_SETTLED, SIGMA_SETTLED, TRACK_TOLERANCE, Spread, Stat, difference, grand_mean, more_events,
-    unsettled,
+    EVENT_ALPHA, SIGMA_SETTLED, TRACK_TOLERANCE, Spread, Stat, difference, grand_mean, more_events,
 )
 from reconloss.claims.runs import (
-    BROKEN, best_cell, betas, by_seed, cells, describe, log, missing, not_tested, of, trends_of,
+    BROKEN, best_cell, betas, cells, describe, log, missing, not_tested, of, paired, still_moving,
 )
 from reconloss.settings import option_default
 
@@ -42,13 +41,6 @@ def _rest(spec):
     """A label's spec without σ: two labels pair only when everything else is the same."""
     return (spec.get("likelihood"), sorted((k, repr(v)) for k, v in (spec.get("options") or {}).items()
                                            if k != "sigma"), sorted((spec.get("train") or {}).items()))
-
-
-def _paired(df, a, beta_a, b, beta_b, column):
-    """Stat over seeds of log column(a at β_a) − log column(b at β_b), same seed on both sides."""
-    va = by_seed(of(df, a, beta_a), lambda r: log(r[column]), column)
-    vb = by_seed(of(df, b, beta_b), lambda r: log(r[column]), column)
-    return Stat([va[s] - vb[s] for s in sorted(set(va) & set(vb))])
 
 
 def _one_side_broken(df, a, beta_a, b, beta_b):
@@ -89,7 +81,7 @@ def fixed_sigma_is_beta(df, specs):
     columns = (("kl", "KL"), ("mse_mean", "MSE"))
     # every comparison: (pairing, is it the control, one side broken, {column: paired differences by seed})
     compared = [((lab, beta, ref, other), other == control, _one_side_broken(df, lab, beta, ref, other),
-                 {c: _paired(df, lab, beta, ref, other, c) for c, _ in columns})
+                 {c: paired(df, lab, beta, ref, other, c) for c, _ in columns})
                 for lab, ref, beta, partner, control in found for other in (partner, control) if other is not None]
     # the spread of paired differences, pooled over the right pairings and, apart, over the controls
     spread = {(is_control, c): Spread.pooled([d[c] for _, ctl, _, d in compared if ctl == is_control])
@@ -130,7 +122,7 @@ def range255_tiny_sigma(df, specs):
     if not shared:
         return {"verdict": "not tested", "reason": f"no β shared by {RANGE255} and {FIXED}"}
     noise = Spread.pooled(cells(df, FIXED, lambda r: log(r["kl"]), "kl").values())
-    diffs = [_paired(df, RANGE255, b, FIXED, b, "kl") for b in shared]
+    diffs = [paired(df, RANGE255, b, FIXED, b, "kl") for b in shared]
     iv = grand_mean(diffs, Spread.pooled(diffs))
     big, small = of(df, RANGE255), of(df, FIXED)
     p = more_events(int(big["outcome"].isin(BROKEN).sum()), len(big), int(small["outcome"].isin(BROKEN).sum()),
@@ -211,7 +203,7 @@ def optimal_image_needs_beta(df, specs):
     numbers = [f"best β {best:g}, FID {by_beta[best].text(math.exp)}"] + [
         f"β={b:g} ×{math.exp(iv.estimate):.3g} [{math.exp(iv.lo):.3g}, {math.exp(iv.hi):.3g}]"
         for b, iv in ivs.items() if iv]
-    moving = unsettled(trends_of(of(df, IMAGE)), LOSS_SETTLED)
+    moving = still_moving(df, [IMAGE])
     if any(iv is None for iv in ivs.values()) or not noise.df:
         verdict, reason = "inconclusive", "no seed-to-seed spread"
     elif moving:
@@ -232,7 +224,7 @@ def learned_sigma_tracks_error(df, specs):
     gap = cells(df, LEARNED, lambda r: log(r["sigma_mean"]) - log(r["rmse"]), "sigma_mean", "rmse")
     iv = grand_mean(gap.values(), Spread.pooled(gap.values()))
     tol = math.log(TRACK_TOLERANCE)
-    moving = unsettled(trends_of(of(df, LEARNED), "sigma_trend"), SIGMA_SETTLED)
+    moving = still_moving(df, [LEARNED], column="sigma_trend", limit=SIGMA_SETTLED)
     numbers = (f"σ / √MSE ×{math.exp(iv.estimate):.3g} [{math.exp(iv.lo):.3g}, {math.exp(iv.hi):.3g}] "
                f"(tolerance ×{TRACK_TOLERANCE:g})" if iv else "no spread")
     if iv is None:

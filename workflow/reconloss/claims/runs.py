@@ -8,7 +8,7 @@ row, so a comparator that broke is visible, not silently averaged in or dropped.
 
 import math
 
-from reconloss.claims.evidence import Stat
+from reconloss.claims.evidence import LOSS_SETTLED, Stat, unsettled
 
 BROKEN = ("diverged", "collapsed")
 
@@ -104,6 +104,18 @@ def best_cell(df, label, column="fid"):
     if not by_beta:
         return None, {}
     return min(by_beta, key=lambda b: (by_beta[b].mean, b)), by_beta
+
+
+def paired(df, a, beta_a, b, beta_b, column):
+    """Stat over seeds of log column(a at β_a) − log column(b at β_b), the same seed on both sides."""
+    va = by_seed(of(df, a, beta_a), lambda r: log(r[column]), column)
+    vb = by_seed(of(df, b, beta_b), lambda r: log(r[column]), column)
+    return Stat([va[s] - vb[s] for s in sorted(set(va) & set(vb))])
+
+
+def still_moving(df, labels, beta=None, column="loss_trend", limit=LOSS_SETTLED):
+    """Why the finished runs of labels (at β) have not settled (evidence.unsettled), or None when they have."""
+    return unsettled([t for label in labels for t in trends_of(of(df, label, beta), column)], limit)
 
 
 def trends_of(df, column="loss_trend"):
