@@ -51,7 +51,7 @@ def param_vs_mean(df, specs):
         return not_tested([CB])
     black = cells(df, CB, lambda r: r["black_level"] - r["param_black_level"], "black_level", "param_black_level")
     white = cells(df, CB, lambda r: r["param_white_level"] - r["white_level"], "white_level", "param_white_level")
-    ivs = [grand_mean(c.values(), Spread.pooled(c.values()), comparisons=2) for c in (black, white)]
+    ivs = [_grand(c, comparisons=2) for c in (black, white)]
     parts = [_signed(iv) for iv in ivs]
     verdict = verdict_of(parts)
     if None in ivs:
@@ -151,7 +151,7 @@ def desaturation(df, specs):
     squeeze = cells(df, BERNOULLI, lambda r: log(r["fid_squeezed"]) - log(r["fid"]), "fid", "fid_squeezed")
     noise = Spread.pooled([*cells(df, CB, lambda r: log(r["fid"]), "fid").values(),
                            *cells(df, BERNOULLI, lambda r: log(r["fid"]), "fid").values()])
-    ivs = [grand_mean(c.values(), Spread.pooled(c.values()), comparisons=2) for c in (stretch, squeeze)]
+    ivs = [_grand(c, comparisons=2) for c in (stretch, squeeze)]
     runs = describe(df, [CB, BERNOULLI])
     if None in ivs or not noise.df:
         return {"runs": runs, "verdict": "inconclusive", "reason": "no seed-to-seed spread (one seed per β)"}
