@@ -47,12 +47,13 @@ study-docs: setup  ## docs/study/{dataset}/: figures, summary, best, claims, pro
 CLAIMS_CONFIG ?= configs/claims.yaml
 # A cut-down run caps every claim run's epochs: make claims CLAIMS_MAX_EPOCHS=2
 CLAIMS_MAX_EPOCHS ?=
-claims: setup  ## the runs that decide the claims and their verdicts (configs/claims.yaml); records its wall time
+claims: setup  ## the runs that decide the claims and their verdicts (configs/claims.yaml); records its wall time (wall.json, walls.jsonl: every invocation)
 	@mkdir -p results/claims && start=$$(date +%s) && \
 	printf 'claims: {max_epochs: %s}\n' "$(or $(CLAIMS_MAX_EPOCHS),null)" > results/claims/max_epochs.yaml && \
 	$(SNAKEMAKE) --cores $(CORES) claims --configfile $(CLAIMS_CONFIG) results/claims/max_epochs.yaml && \
-	printf '{"started": %s, "finished": %s, "cores": "%s", "max_epochs": "%s"}\n' $$start $$(date +%s) \
-	  "$(CORES)" "$(CLAIMS_MAX_EPOCHS)" > results/claims/wall.json
+	printf '{"started": %s, "finished": %s, "cores": "%s", "max_epochs": "%s", "config": "%s"}\n' $$start \
+	  $$(date +%s) "$(CORES)" "$(CLAIMS_MAX_EPOCHS)" "$(CLAIMS_CONFIG)" > results/claims/wall.json && \
+	cat results/claims/wall.json >> results/claims/walls.jsonl
 
 CONFIG ?= config.yaml
 config-show: setup  ## the effective configuration of CONFIG (default config.yaml), each value with its source

@@ -82,3 +82,29 @@ def test_study_docs_reads_the_claims_own_results_for_a_configuration_of_claims_a
     assert seconds["dataset_stages"] == {"train": 30.0, "classifier": 100.0}
     grid = study_docs.sources(tmp_path, {"datasets": ["mnist"], "likelihoods": ["bernoulli"]})
     assert study_docs.job_seconds(grid["benchmarks"], "mnist")["dataset_stages"] == {"train": 7.0, "classifier": 100.0}
+
+
+def test_study_docs_counts_each_stack_s_logged_training_once_across_resumed_sessions(tmp_path):
+    """A stack writes its epoch seconds into every member's log; a resumed job's benchmark misses earlier epochs."""
+    import json
+
+    import pandas as pd
+
+    from reconloss import study_docs
+
+    stacks = {("bernoulli", "1"): [10.0, 12.0, 11.0], ("bernoulli", "3"): [9.0, 9.5],
+              ("continuous_bernoulli", "1"): [20.0]}
+    for (label, beta), seconds in stacks.items():
+        for seed in (0, 1, 2):
+            run = tmp_path / "claims" / "runs" / "mnist" / label / f"beta~{beta}" / f"seed~{seed}"
+            run.mkdir(parents=True)
+            pd.DataFrame({"epoch": range(1, len(seconds) + 1), "loss": 1.0, "seconds": seconds}).to_csv(
+                run / "log.csv", index=False)
+    (tmp_path / "claims" / "runs" / "mnist" / "continuous_bernoulli" / "beta~1" / "seed~2" / "log.csv").write_text("")
+    logged = study_docs.logged_training(tmp_path / "claims" / "runs", "mnist")
+    assert (logged["seconds"], logged["stacks"], logged["runs"], logged["run_epochs"]) == (71.5, 3, 8, 17)
+    assert study_docs.logged_training(tmp_path / "claims" / "runs", "fashion_mnist")["seconds"] == 0
+    walls = tmp_path / "claims" / "walls.jsonl"
+    walls.write_text(json.dumps({"started": 1, "finished": 5}) + "\n\n" + json.dumps({"started": 7, "finished": 9}))
+    assert study_docs.invocations(walls) == [{"started": 1, "finished": 5}, {"started": 7, "finished": 9}]
+    assert study_docs.invocations(tmp_path / "none.jsonl") == []

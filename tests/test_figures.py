@@ -382,3 +382,33 @@ def test_settling_is_the_worst_relative_loss_change_per_epoch(tmp_path):
     assert moved["bernoulli"] == pytest.approx({2: 10 / 90, 3: 1 / 94})  # seed 1's 1/94 beats seed 0's 0.9/89.1
     assert moved["continuous_bernoulli"] == pytest.approx({2: 10 / 60, 3: 0.3 / 60.3})
     assert "beta" not in moved  # a diverged run is not a settled one, nor drawn as one
+    assert settling.changes(pd.DataFrame(rows), figures_data.Runs(tmp_path / "runs"), "sigma_mean") == {}
+
+
+def test_settling_of_sigma_is_the_worst_change_of_log_sigma_per_epoch(tmp_path):
+    import math
+
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from reconloss.figures import settling, style
+
+    sigmas = {0: [0.5, 0.25, 0.24], 1: [0.5, 0.4, 0.2]}
+    rows = []
+    for seed, sigma in sigmas.items():
+        run = tmp_path / "runs" / "mnist" / "gaussian_learned_global" / "beta~1" / f"seed~{seed}"
+        run.mkdir(parents=True)
+        pd.DataFrame({"epoch": [1, 2, 3], "loss": [3.0, 2.0, 1.9], "sigma_mean": sigma}).to_csv(run / "log.csv",
+                                                                                                index=False)
+        rows.append({"dataset": "mnist", "likelihood": "gaussian_learned_global", "beta": 1.0, "seed": seed,
+                     "outcome": "ok"})
+    df, runs = pd.DataFrame(rows), figures_data.Runs(tmp_path / "runs")
+    moved = settling.changes(df, runs, "sigma_mean")
+    assert moved["gaussian_learned_global"] == pytest.approx({2: math.log(2), 3: math.log(2)})
+    labels = ["gaussian_learned_global"]
+    fig = settling.fig_settling(df, "mnist", labels, style.styles(labels), runs, {})
+    try:
+        assert [ax.get_title(loc="left") for ax in fig.axes][-1].startswith("σ")
+        assert len(fig.axes[-1].lines) == 2  # the label and the limit
+    finally:
+        plt.close(fig)

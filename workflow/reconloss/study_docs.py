@@ -70,10 +70,11 @@ def sources(results, config):
     if claims.claims_only(config):
         root = results / "claims"
         return {"tables": root / "tables", "figures": root / "figures", "wall": root / "wall.json",
+                "walls": root / "walls.jsonl", "runs": root / "runs",
                 "benchmarks": [(results / "benchmarks" / "claims", None),
                                (results / "benchmarks", ("classifier", "data", "analytic"))]}
     return {"tables": results / "tables", "figures": results / "figures", "wall": results / "study_wall.json",
-            "benchmarks": [(results / "benchmarks", None)]}
+            "walls": None, "runs": results / "runs", "benchmarks": [(results / "benchmarks", None)]}
 
 
 def job_seconds(benchmark_roots, dataset):
@@ -98,6 +99,40 @@ def job_seconds(benchmark_roots, dataset):
             "note": "summed wall seconds per job from the run's benchmarks; jobs run in parallel"}
 
 
+def logged_training(runs_root, dataset):
+    """The training time of a dataset's runs as their own log.csv files record it, epoch by epoch.
+
+    Benchmarks measure one job, and a job resumed from a checkpoint measures only the epochs it
+    trained; the logs keep every epoch of every session. Each epoch's seconds are the stack's (all
+    runs trained together), written alike into every member's log, so a stack counts once: logs of
+    one label with the same sequence of epoch seconds are one stack.
+    """
+    import pandas as pd
+
+    stacks, run_epochs, runs = {}, 0, 0
+    for log in sorted(Path(runs_root, dataset).glob("*/beta~*/seed~*/log.csv")):
+        try:
+            frame = pd.read_csv(log)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError):
+            continue
+        if frame.empty or "seconds" not in frame:
+            continue
+        runs += 1
+        run_epochs += len(frame)
+        label = log.relative_to(Path(runs_root) / dataset).parts[0]
+        stacks[(label, tuple(frame["seconds"].round(6)))] = float(frame["seconds"].sum())
+    return {"seconds": round(sum(stacks.values()), 1), "stacks": len(stacks), "runs": runs, "run_epochs": run_epochs,
+            "note": "training seconds summed over the runs' log.csv epochs, once per stack; stacks trained in "
+                    "parallel and over several sessions, so this is work, not elapsed time"}
+
+
+def invocations(path):
+    """Every `make claims` invocation recorded in walls.jsonl (one JSON object a line), or []."""
+    if path is None or not Path(path).is_file():
+        return []
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
 def elapsed(path):
     """The whole run's elapsed wall time as `make study` or `make claims` records it, or None."""
     path = Path(path)
@@ -120,7 +155,9 @@ def provenance(config, config_files, src, dataset, repo):
         "device": {"train": config["train"]["device"], "evaluate": config["evaluate"]["device"],
                    "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
                    "python": platform.python_version()},
-        "wall_time": {**job_seconds(src["benchmarks"], dataset), "elapsed": elapsed(src["wall"])},
+        "wall_time": {**job_seconds(src["benchmarks"], dataset), "elapsed": elapsed(src["wall"]),
+                      "invocations": invocations(src.get("walls")),
+                      "training_logged": logged_training(src["runs"], dataset)},
     }
 
 
