@@ -49,15 +49,17 @@ def test_a_configuration_of_claims_alone_is_valid_and_checked():
 
 
 @pytest.mark.workflow
-def test_dry_run_of_claims_on_mnist_lists_exactly_the_claims_runs(tmp_path):
+def test_dry_run_of_the_claims_study_lists_exactly_the_claims_runs(tmp_path):
     work = copy_workflow(tmp_path / "wf")
     proc = snakemake(work, "-n", "claims", "--configfile", "configs/claims.yaml")
     jobs = planned_jobs(proc)
-    expected = plan.plan(claims.CLAIMS, {"datasets": ["mnist"], "claims": {}})
+    datasets = ["mnist", "fashion_mnist"]  # the published study's
+    expected = plan.plan(claims.CLAIMS, {"datasets": datasets, "claims": {}})
     packs = plan.packs(expected)
-    assert jobs == {"data": 1, "classifier": 1, "claims_train": len(packs), "claims_evaluate": len(packs),
-                    "claims_tables": 1, "claims_verdicts": 1, "claims_figures": 1, "analytic": 1, "claims": 1}
-    trained = set(re.findall(r"results/claims/runs/(mnist/[^/\s,]+/beta~[^/\s,]+/seed~\d+)/model\.pt",
+    assert len(packs) == 2 * 30
+    assert jobs == {"data": 2, "classifier": 2, "claims_train": len(packs), "claims_evaluate": len(packs),
+                    "claims_tables": 1, "claims_verdicts": 1, "claims_figures": 2, "analytic": 1, "claims": 1}
+    trained = set(re.findall(r"results/claims/runs/((?:fashion_)?mnist/[^/\s,]+/beta~[^/\s,]+/seed~\d+)/model\.pt",
                              proc.stdout))
     assert trained == {f"{d}/{label}/beta~{b}/seed~{s}" for d, label, b in packs for s in (0, 1, 2)}
     # the grid's targets are untouched: the same configuration's default target is the claims too ...
