@@ -49,10 +49,12 @@ CLAIMS_CONFIG ?= configs/claims.yaml
 CLAIMS_MAX_EPOCHS ?=
 claims: setup  ## the runs that decide the claims and their verdicts (configs/claims.yaml); records its wall time (wall.json, walls.jsonl: every invocation)
 	@mkdir -p results/claims && start=$$(date +%s) && \
+	commit=$$(git rev-parse --verify -q HEAD 2>/dev/null || echo unknown) && \
+	dirty=$$(test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo false || echo true) && \
 	printf 'claims: {max_epochs: %s}\n' "$(or $(CLAIMS_MAX_EPOCHS),null)" > results/claims/max_epochs.yaml && \
 	$(SNAKEMAKE) --cores $(CORES) claims --configfile $(CLAIMS_CONFIG) results/claims/max_epochs.yaml && \
-	printf '{"started": %s, "finished": %s, "cores": "%s", "max_epochs": "%s", "config": "%s"}\n' $$start \
-	  $$(date +%s) "$(CORES)" "$(CLAIMS_MAX_EPOCHS)" "$(CLAIMS_CONFIG)" > results/claims/wall.json && \
+	printf '{"started": %s, "finished": %s, "cores": "%s", "max_epochs": "%s", "config": "%s", "git_commit": "%s", "git_dirty": %s}\n' \
+	  $$start $$(date +%s) "$(CORES)" "$(CLAIMS_MAX_EPOCHS)" "$(CLAIMS_CONFIG)" "$$commit" "$$dirty" > results/claims/wall.json && \
 	cat results/claims/wall.json >> results/claims/walls.jsonl
 
 CONFIG ?= config.yaml

@@ -110,3 +110,12 @@ def test_study_docs_counts_each_stack_s_logged_training_once_across_resumed_sess
     walls.write_text(json.dumps({"started": 1, "finished": 5}) + "\n\n" + json.dumps({"started": 7, "finished": 9}))
     assert study_docs.invocations(walls) == [{"started": 1, "finished": 5}, {"started": 7, "finished": 9}]
     assert study_docs.invocations(tmp_path / "none.jsonl") == []
+    # the commit is the run's (its last make claims), not the checkout's: committing the docs changes nothing
+    walls.write_text(json.dumps({"started": 1, "finished": 5, "git_commit": "abc", "git_dirty": True}) + "\n"
+                     + json.dumps({"started": 7, "finished": 9, "git_commit": "def", "git_dirty": False}) + "\n")
+    config = {"datasets": ["mnist"], "likelihoods": [], "train": {"device": "cpu"}, "evaluate": {"device": "cpu"}}
+    src = study_docs.sources(tmp_path, config)
+    record = study_docs.provenance(config, ["claims.yaml"], src, "mnist", repo=tmp_path)
+    assert (record["git_commit"], record["git_dirty"]) == ("def", False)
+    assert [r["started"] for r in record["wall_time"]["invocations"]] == [1, 7]
+    assert record["wall_time"]["training_logged"]["seconds"] == 71.5

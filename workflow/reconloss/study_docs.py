@@ -143,20 +143,30 @@ def elapsed(path):
 
 
 def provenance(config, config_files, src, dataset, repo):
-    """The run behind docs/study/{dataset}: configuration, commit, versions, device, job seconds, wall time."""
-    commit = _git("rev-parse", "HEAD", cwd=repo)
+    """The run behind docs/study/{dataset}: configuration, commit, versions, device, job seconds, wall time.
+
+    The commit is the one the run's last `make claims` started at (walls.jsonl), so that study-docs run
+    again after the docs are committed writes the same bytes; without such a record (a grid study), the
+    checkout's HEAD."""
+    runs = invocations(src.get("walls"))
+    recorded = [r for r in runs if r.get("git_commit")]
+    if recorded:
+        commit, dirty = recorded[-1]["git_commit"], recorded[-1].get("git_dirty")
+    else:
+        commit = _git("rev-parse", "HEAD", cwd=repo)
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo)) if commit else None
     return {
         "dataset": dataset,
         "config_files": [str(p) for p in config_files],
         "config": config,
         "git_commit": commit,
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", cwd=repo)) if commit else None,
+        "git_dirty": dirty,
         "versions": {p: _version(p) for p in ("torch", "snakemake", "reconloss")},
         "device": {"train": config["train"]["device"], "evaluate": config["evaluate"]["device"],
                    "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
                    "python": platform.python_version()},
         "wall_time": {**job_seconds(src["benchmarks"], dataset), "elapsed": elapsed(src["wall"]),
-                      "invocations": invocations(src.get("walls")),
+                      "invocations": runs,
                       "training_logged": logged_training(src["runs"], dataset)},
     }
 
