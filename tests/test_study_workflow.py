@@ -70,7 +70,11 @@ def test_claims_link_their_figures_and_the_readme_block_is_rewritten(tiny_workfl
     assert "stale" not in text and text.startswith("# intro\n") and text.endswith(f"{study_docs.README_END}\n## after\n")
     verdicts = pd.read_csv(tiny_workflow_run / "results/tables/claims.csv").set_index("claim")["verdict"]
     row = next(line for line in text.splitlines() if line.startswith("| The per-image σ loss still needs β tuned"))
-    assert f"**{verdicts['optimal_image_needs_beta']}** ([figure](docs/study/digits/fid_vs_beta_digits.png))" in row
+    assert (f"**{verdicts['optimal_image_needs_beta']}** ([numbers](docs/study/digits/claims.md"
+            "#optimal_image_needs_beta), [figure](docs/study/digits/fid_vs_beta_digits.png))") in row
+    # ... and the anchor is a section of claims.md with that claim's verdict and numbers
+    section = md.split("\n## optimal_image_needs_beta\n", 1)[1].split("\n## ", 1)[0]
+    assert f"- **Verdict:** {verdicts['optimal_image_needs_beta']}" in section and "- **Numbers:**" in section
     assert "[digits numbers](docs/study/digits/claims.md)" in text
     (tmp_path / "bare.md").write_text("# no markers\n")
     with pytest.raises(ValueError, match="lacks the markers"):

@@ -185,11 +185,33 @@ def _link(text, target, start):
     return f"[{text}]({Path(os.path.relpath(target, start)).as_posix()})"
 
 
+#: The fields of a claim's section in claims.md, in order, with their headings.
+CLAIM_FIELDS = (("verdict", "Verdict"), ("reason", "Why"), ("quantity", "Quantity"), ("rule", "Rule"),
+                ("numbers", "Numbers"), ("needs", "Runs it needs"), ("runs", "Runs it read"))
+
+
+def claim_anchor(claim_id):
+    """The anchor of a claim's section in claims.md: its heading is its id, which GitHub keeps as it is."""
+    return claim_id.lower()
+
+
 def claims_markdown(frame, dataset):
-    """claims.md of one dataset: the verdict rule, then each claim with a link to its figure (same folder)."""
-    shown = frame.drop(columns=["dataset"]).copy()
-    shown["figure"] = [_link(f, claims.figure_file(f, dataset)[1], ".") for f in shown["figure"]]
-    return f"# Claims: {dataset}\n\n{claims.VERDICT_RULE}\n\n" + shown.to_markdown(index=False) + "\n"
+    """claims.md of one dataset: the verdict rule, a table of the verdicts, then one section per claim
+    (its sentence, verdict and reason, quantity, rule, numbers, runs and figure), so that a verdict can be
+    linked to its numbers (claims.md#<claim id>). One wide table of every field was unreadable."""
+    title = DATASET_TITLES.get(dataset, dataset)
+    lines = [f"# Claims: {title}", "", claims.VERDICT_RULE, "",
+             "| claim | verdict | why | figure |", "| --- | --- | --- | --- |"]
+    figures = {row["claim"]: _link(row["figure"], claims.figure_file(row["figure"], dataset)[1], ".")
+               for _, row in frame.iterrows()}
+    for _, row in frame.iterrows():
+        lines.append(f"| [{_cell(row['statement'])}](#{claim_anchor(row['claim'])}) | **{row['verdict']}** | "
+                     f"{_cell(str(row['reason']))} | {figures[row['claim']]} |")
+    for _, row in frame.iterrows():
+        lines += ["", f"## {row['claim']}", "", f"> {row['statement']}", ""]
+        lines += [f"- **{heading}:** {row[field]}" for field, heading in CLAIM_FIELDS if field in row]
+        lines.append(f"- **Figure:** {figures[row['claim']]}")
+    return "\n".join(lines) + "\n"
 
 
 def readme_block(frames, out, readme_dir):
@@ -203,7 +225,9 @@ def readme_block(frames, out, readme_dir):
         for d in datasets:
             verdict = verdicts[d][claim.id]
             figure = Path(out) / d / claims.figure_file(claim.figure, d)[1]
-            cells.append(f"**{verdict}** ({_link('figure', figure, readme_dir)})")
+            numbers = _link("numbers", Path(out) / d / "claims.md", readme_dir) \
+                .replace(".md)", f".md#{claim_anchor(claim.id)})")
+            cells.append(f"**{verdict}** ({numbers}, {_link('figure', figure, readme_dir)})")
         lines.append(f"| {claim.statement} | " + " | ".join(cells) + " |")
     numbers = ", ".join(_link(f"{DATASET_TITLES.get(d, d)} numbers", Path(out) / d / "claims.md", readme_dir)
                         for d in datasets)
