@@ -18,7 +18,11 @@ def test_plan_is_the_union_of_needs_with_the_larger_epochs():
     assert p["gaussian_fixed"]["epochs"] == {"0.1": 3, "0.5": 3, "1": 3, "5": 3}
     assert p["gaussian_fixed_range255"]["spec"] == {"likelihood": "gaussian_fixed",
                                                     "options": {"mean_activation": "identity"},
-                                                    "train": {"data_range": 255.0}}
+                                                    "train": {"data_range": 255.0, "grad_clip": None}}
+    # the fixed-σ pairings are about objectives: Adam is scale-invariant, gradient clipping is not
+    assert all(p[lab]["spec"]["train"]["grad_clip"] is None
+               for lab in ("gaussian_fixed", "gaussian_fixed_sigma0.1", "gaussian_fixed_sigma1"))
+    assert "grad_clip" not in p["bernoulli"]["spec"]["train"]
     every = {(c.id, n.label, b) for c in claims.CLAIMS for n in c.needs for b in n.betas}
     assert {(lab, plan.beta_label(b)) for _, lab, b in every} == {(lab, b) for lab in p for b in p[lab]["epochs"]}
 
