@@ -81,11 +81,14 @@ def test_study_docs_reads_the_claims_own_results_for_a_configuration_of_claims_a
                          "train/mnist/bernoulli.tsv": 7.0, "claims/tables.tsv": 1.0}.items():
         (bench / rel).parent.mkdir(parents=True, exist_ok=True)
         (bench / rel).write_text(f"s\tcpu_time\n{seconds}\t1\n")
+    figures = tmp_path / "claims" / "benchmarks" / "figures" / "mnist.tsv"  # the claims' own figures job
+    figures.parent.mkdir(parents=True)
+    figures.write_text("s\tcpu_time\n2.0\t1\n")
     alone = study_docs.sources(tmp_path, {"datasets": ["mnist"], "likelihoods": []})
     assert alone["tables"] == tmp_path / "claims" / "tables" and alone["wall"] == tmp_path / "claims" / "wall.json"
     seconds = study_docs.job_seconds(alone["benchmarks"], "mnist")
     # the claims' training and the shared classifier; not the grid's training
-    assert seconds["dataset_stages"] == {"train": 30.0, "classifier": 100.0}
+    assert seconds["dataset_stages"] == {"train": 30.0, "classifier": 100.0, "figures": 2.0}
     grid = study_docs.sources(tmp_path, {"datasets": ["mnist"], "likelihoods": ["bernoulli"]})
     assert study_docs.job_seconds(grid["benchmarks"], "mnist")["dataset_stages"] == {"train": 7.0, "classifier": 100.0}
 

@@ -64,14 +64,15 @@ def _cpu_model():
 
 def sources(results, config):
     """Where a run's files lie: the grid's under results/; for a configuration of claims alone, the claims'
-    own under results/claims/ (their tables, figures, wall time and job benchmarks; the classifier's, the
-    data's and the analytic figures stay under results/)."""
+    own under results/claims/ (their tables, figures, wall time and the benchmarks of their tables, verdicts
+    and figures; their packs' benchmarks under results/benchmarks/claims/; the classifier's, the data's and
+    the analytic figures' under results/)."""
     results = Path(results)
     if claims.claims_only(config):
         root = results / "claims"
         return {"tables": root / "tables", "figures": root / "figures", "wall": root / "wall.json",
                 "walls": root / "walls.jsonl", "runs": root / "runs",
-                "benchmarks": [(results / "benchmarks" / "claims", None),
+                "benchmarks": [(results / "benchmarks" / "claims", None), (root / "benchmarks", None),
                                (results / "benchmarks", ("classifier", "data", "analytic"))]}
     return {"tables": results / "tables", "figures": results / "figures", "wall": results / "study_wall.json",
             "walls": None, "runs": results / "runs", "benchmarks": [(results / "benchmarks", None)]}
