@@ -256,6 +256,10 @@ def test_fixed_sigma_pairing_judged_on_paired_kl_and_mse_with_a_negative_control
     # the wrong pairing agrees too: the rule cannot tell right from wrong here
     assert verdict(pairing_rows(kl_control=1.0), "fixed_sigma_is_beta", SPECS) == "inconclusive"
     assert verdict(pairing_rows()[:12], "fixed_sigma_is_beta", SPECS) == "not tested"
+    # right pairings whose paired differences scatter from seed to seed: the interval straddles the margin
+    scattered = verdicts(pairing_rows(pair_noise=0.08), SPECS).loc["fixed_sigma_is_beta"]
+    assert scattered["verdict"] == "inconclusive"
+    assert "of 2 right pairings have an interval that straddles the noise margin" in scattered["reason"]
 
 
 def test_range255_sigma_is_tiny():

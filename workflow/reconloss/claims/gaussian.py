@@ -109,8 +109,13 @@ def fixed_sigma_is_beta(df, specs):
                                     "pairings (negative controls) clearly differ")
     elif any(c is not False for c in controls) and all(a is True for a in agree):
         verdict, reason = "inconclusive", "a negative control agreed too: the rule cannot tell a wrong pairing here"
+    elif not controls:
+        verdict, reason = "inconclusive", "no negative control in the grid: the rule cannot tell a wrong pairing"
     else:
-        verdict, reason = "inconclusive", "an interval straddles the margin, or no negative control in the grid"
+        straddle = sum(a is None for a in agree)
+        verdict, reason = "inconclusive", (f"{straddle} of {len(agree)} right pairings have an interval that straddles "
+                                           "the noise margin: their paired differences vary too much from seed to "
+                                           "seed to decide (more seeds narrow the interval)")
     return {"numbers": "; ".join(numbers), "runs": describe(df, labels), "verdict": verdict, "reason": reason}
 
 
