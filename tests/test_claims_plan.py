@@ -110,8 +110,10 @@ def test_study_docs_counts_each_stack_s_logged_training_once_across_resumed_sess
             pd.DataFrame({"epoch": range(1, len(seconds) + 1), "loss": 1.0, "seconds": seconds}).to_csv(
                 run / "log.csv", index=False)
     (tmp_path / "claims" / "runs" / "mnist" / "continuous_bernoulli" / "beta~1" / "seed~2" / "log.csv").write_text("")
+    diverged = tmp_path / "claims" / "runs" / "mnist" / "bernoulli" / "beta~1" / "seed~1" / "log.csv"
+    pd.DataFrame({"epoch": [1, 2], "loss": 1.0, "seconds": [10.0, 12.0]}).to_csv(diverged, index=False)  # stopped
     logged = study_docs.logged_training(tmp_path / "claims" / "runs", "mnist")
-    assert (logged["seconds"], logged["stacks"], logged["runs"], logged["run_epochs"]) == (71.5, 3, 8, 17)
+    assert (logged["seconds"], logged["stacks"], logged["runs"], logged["run_epochs"]) == (71.5, 3, 8, 16)
     assert study_docs.logged_training(tmp_path / "claims" / "runs", "fashion_mnist")["seconds"] == 0
     walls = tmp_path / "claims" / "walls.jsonl"
     walls.write_text(json.dumps({"started": 1, "finished": 5}) + "\n\n" + json.dumps({"started": 7, "finished": 9}))

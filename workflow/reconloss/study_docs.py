@@ -106,11 +106,12 @@ def logged_training(runs_root, dataset):
     Benchmarks measure one job, and a job resumed from a checkpoint measures only the epochs it
     trained; the logs keep every epoch of every session. Each epoch's seconds are the stack's (all
     runs trained together), written alike into every member's log, so a stack counts once: logs of
-    one label with the same sequence of epoch seconds are one stack.
+    one label with the same sequence of epoch seconds are one stack (a member that diverged stopped
+    early: its sequence is the start of its stack's).
     """
     import pandas as pd
 
-    stacks, run_epochs, runs = {}, 0, 0
+    sequences, run_epochs, runs = {}, 0, 0
     for log in sorted(Path(runs_root, dataset).glob("*/beta~*/seed~*/log.csv")):
         try:
             frame = pd.read_csv(log)
@@ -121,8 +122,16 @@ def logged_training(runs_root, dataset):
         runs += 1
         run_epochs += len(frame)
         label = log.relative_to(Path(runs_root) / dataset).parts[0]
-        stacks[(label, tuple(frame["seconds"].round(6)))] = float(frame["seconds"].sum())
-    return {"seconds": round(sum(stacks.values()), 1), "stacks": len(stacks), "runs": runs, "run_epochs": run_epochs,
+        sequences.setdefault(label, set()).add(tuple(frame["seconds"].round(6)))
+    stacks = []
+    for found in sequences.values():
+        kept = []
+        for seq in sorted(found, key=len, reverse=True):
+            if not any(longer[:len(seq)] == seq for longer in kept):
+                kept.append(seq)
+        stacks += kept
+    return {"seconds": round(sum(sum(seq) for seq in stacks), 1), "stacks": len(stacks), "runs": runs,
+            "run_epochs": run_epochs,
             "note": "training seconds summed over the runs' log.csv epochs, once per stack; stacks trained in "
                     "parallel and over several sessions, so this is work, not elapsed time"}
 
