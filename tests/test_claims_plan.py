@@ -128,3 +128,17 @@ def test_study_docs_counts_each_stack_s_logged_training_once_across_resumed_sess
     assert (record["git_commit"], record["git_dirty"]) == ("def", False)
     assert [r["started"] for r in record["wall_time"]["invocations"]] == [1, 7]
     assert record["wall_time"]["training_logged"]["seconds"] == 71.5
+    # datasets published one after the other: a dataset's provenance lists only the invocations that ran it,
+    # by their recorded datasets or, where a record lacks them, by the configuration files it names
+    only_fashion = f"{REPO / 'configs/claims.yaml'} {REPO / 'configs/only-fashion-mnist.yaml'}"
+    walls.write_text("\n".join(json.dumps(r) for r in (
+        {"started": 1, "git_commit": "abc", "datasets": ["mnist"]},
+        {"started": 2, "git_commit": "def", "config": only_fashion},
+        {"started": 3, "git_commit": "ghi", "datasets": ["mnist", "fashion_mnist"]},
+        {"started": 4, "git_commit": "jkl", "config": "no/such.yaml"})) + "\n")
+    assert [r["started"] for r in study_docs.invocations(walls, "mnist")] == [1, 3, 4]
+    assert [r["started"] for r in study_docs.invocations(walls, "fashion_mnist")] == [2, 3, 4]
+    assert study_docs.invocation_datasets({"config": only_fashion}) == ["fashion_mnist"]
+    walls.write_text(walls.read_text().splitlines()[0] + "\n" + json.dumps({"started": 2, "git_commit": "def",
+                                                                             "config": only_fashion}) + "\n")
+    assert study_docs.provenance(config, ["claims.yaml"], src, "mnist", repo=tmp_path)["git_commit"] == "abc"

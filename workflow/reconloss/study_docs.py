@@ -136,11 +136,27 @@ def logged_training(runs_root, dataset):
                     "parallel and over several sessions, so this is work, not elapsed time"}
 
 
-def invocations(path):
-    """Every `make claims` invocation recorded in walls.jsonl (one JSON object a line), or []."""
+def invocation_datasets(record):
+    """The datasets one recorded invocation ran: its own "datasets", else those of the configuration files it
+    names (read now), else None (unknown)."""
+    if record.get("datasets") is not None:
+        return list(record["datasets"])
+    try:
+        return list(load_config(record["config"].split())["datasets"])
+    except (KeyError, OSError, ValueError, AttributeError):
+        return None
+
+
+def invocations(path, dataset=None):
+    """The `make claims` invocations recorded in walls.jsonl (one JSON object a line), or []; with a dataset,
+    only those that ran it (or whose datasets are unknown), so that a dataset published before another
+    keeps its provenance, byte for byte, when the other's runs are recorded after it."""
     if path is None or not Path(path).is_file():
         return []
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    if dataset is None:
+        return records
+    return [r for r in records if (invocation_datasets(r) or [dataset]).count(dataset)]
 
 
 def elapsed(path):
@@ -158,7 +174,7 @@ def provenance(config, config_files, src, dataset, repo):
     The commit is the one the run's last `make claims` started at (walls.jsonl), so that study-docs run
     again after the docs are committed writes the same bytes; without such a record (a grid study), the
     checkout's HEAD."""
-    runs = invocations(src.get("walls"))
+    runs = invocations(src.get("walls"), dataset)
     recorded = [r for r in runs if r.get("git_commit")]
     if recorded:
         commit, dirty = recorded[-1]["git_commit"], recorded[-1].get("git_dirty")
