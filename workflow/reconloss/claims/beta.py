@@ -7,7 +7,7 @@ intervention: the same runs with a trick 1000× weaker (eps 1e-6), seeds paired.
 
 import math
 
-from reconloss.claims.claim import PAIRED_EPOCHS, Claim, Need
+from reconloss.claims.claim import BETA_EPOCHS, Claim, Need
 from reconloss.claims.evidence import EVENT_ALPHA, Spread, Stat, difference, more_events
 from reconloss.claims.runs import BROKEN, betas, cells, describe, log, missing, not_tested, of, paired, still_moving
 
@@ -52,6 +52,6 @@ CLAIMS = [
           "broken runs and FID with exact zeros moved to 1e-6 instead of 1e-3, seeds paired",
           "clearly more broken runs (Fisher) or FID clearly worse beyond the noise margin: holds; as good within "
           "it: does not hold",
-          "fid_vs_beta", (Need(BETA, (1.0,), PAIRED_EPOCHS * 2), Need(WEAK, (1.0,), PAIRED_EPOCHS * 2)),
+          "fid_vs_beta", (Need(BETA, (1.0,), BETA_EPOCHS), Need(WEAK, (1.0,), BETA_EPOCHS)),
           needs_trick),
 ]

@@ -10,7 +10,7 @@ negative control: a rule that lets it agree too cannot tell right from wrong.
 
 import math
 
-from reconloss.claims.claim import PAIRED_EPOCHS, SETTLE_EPOCHS, Claim, Need
+from reconloss.claims.claim import PAIRED_EPOCHS, SETTLE_EPOCHS, STABILITY_EPOCHS, Claim, Need
 from reconloss.claims.evidence import (
     EVENT_ALPHA, SIGMA_SETTLED, TRACK_TOLERANCE, Spread, Stat, difference, grand_mean, more_events,
 )
@@ -267,13 +267,13 @@ CLAIMS = [
           "broken runs, and reconstruction MSE against the per-image optimal σ at each β",
           "at every β all runs broke or MSE is clearly worse beyond the noise margin: holds; at some β not worse "
           "and nothing broke: does not hold",
-          "divergence", (Need(PIXEL, OPTIMAL_BETAS, SETTLE_EPOCHS), Need(IMAGE, OPTIMAL_BETAS, SETTLE_EPOCHS)),
+          "divergence", (Need(PIXEL, OPTIMAL_BETAS, STABILITY_EPOCHS), Need(IMAGE, OPTIMAL_BETAS, STABILITY_EPOCHS)),
           optimal_pixel_unstable),
     Claim("optimal_image_stable",
           "σ at its per-image optimum (the σ-VAE loss d/2·log‖x − μ‖²) trains stably.",
           "diverged runs over β",
           "none of ≥ 6 runs diverged: holds; any diverged: does not hold",
-          "divergence", (Need(IMAGE, OPTIMAL_BETAS, SETTLE_EPOCHS),), optimal_image_stable),
+          "divergence", (Need(IMAGE, OPTIMAL_BETAS, STABILITY_EPOCHS),), optimal_image_stable),
     Claim("optimal_image_needs_beta",
           "The per-image σ loss still needs β tuned.",
           "sample FID at each β against the best β",
