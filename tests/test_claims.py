@@ -334,6 +334,14 @@ def test_beta_needs_its_trick():
                    "beta_needs_tricks") == "does not hold"
     assert verdict(strong + [row("beta_eps1e-6", 1.0, s, fid=200 * noisy(s, 0.3) * 1.1) for s in SEEDS],
                    "beta_needs_tricks") == "inconclusive"
+    # the weaker trick clearly better: the stronger one is not needed
+    better = verdicts(strong + [row("beta_eps1e-6", 1.0, s, fid=150 * noisy(s, 0.03)) for s in SEEDS])
+    assert tuple(better.loc["beta_needs_tricks", ["verdict", "reason"]]) == \
+        ("does not hold", "the weaker trick's FID is clearly better")
+    # better by about the margin: the interval straddles it, and the reason says so
+    edge = verdicts(strong + [row("beta_eps1e-6", 1.0, s, fid=200 * noisy(s, 0.03) * (0.86 + 0.05 * s))
+                              for s in SEEDS]).loc["beta_needs_tricks"]
+    assert edge["verdict"] == "inconclusive" and "straddles the noise margin" in edge["reason"]
 
 
 # ---- the table ----------------------------------------------------------------------------------------------

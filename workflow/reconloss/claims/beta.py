@@ -40,8 +40,14 @@ def needs_trick(df, specs):
         verdict, reason = "holds", "the weaker trick's FID is clearly worse"
     elif iv is not None and noise.df and iv.similar(noise.margin) and k_w <= k_s:
         verdict, reason = "does not hold", "the weaker trick trains as well within seed noise"
+    elif iv is not None and noise.df and iv.hi < -noise.margin and k_w <= k_s:
+        verdict, reason = "does not hold", "the weaker trick's FID is clearly better"
+    elif iv is None or not noise.df:
+        verdict, reason = "inconclusive", "too few finished pairs of seeds to compare FIDs"
     else:
-        verdict, reason = "inconclusive", "too few finished pairs or an interval straddling the margin"
+        verdict, reason = "inconclusive", (f"the FID ratio ×{math.exp(iv.estimate):.3g} has an interval that straddles "
+                                           f"the noise margin ×{math.exp(noise.margin):.3g}: neither clearly "
+                                           "different nor alike")
     return {"numbers": numbers, "runs": describe(df, [BETA, WEAK]), "verdict": verdict, "reason": reason}
 
 
