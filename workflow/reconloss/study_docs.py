@@ -156,7 +156,7 @@ def invocations(path, dataset=None):
     records = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     if dataset is None:
         return records
-    return [r for r in records if (invocation_datasets(r) or [dataset]).count(dataset)]
+    return [r for r in records if dataset in (invocation_datasets(r) or [dataset])]
 
 
 def elapsed(path):
@@ -207,8 +207,8 @@ README_END = "<!-- /study-claims -->"
 DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR-10", "digits": "digits"}
 
 
-def _link(text, target, start):
-    return f"[{text}]({Path(os.path.relpath(target, start)).as_posix()})"
+def _link(text, target, start, anchor=None):
+    return f"[{text}]({Path(os.path.relpath(target, start)).as_posix()}{f'#{anchor}' if anchor else ''})"
 
 
 #: The fields of a claim's section in claims.md, in order, with their headings.
@@ -251,8 +251,7 @@ def readme_block(frames, out, readme_dir):
         for d in datasets:
             verdict = verdicts[d][claim.id]
             figure = Path(out) / d / claims.figure_file(claim.figure, d)[1]
-            numbers = _link("numbers", Path(out) / d / "claims.md", readme_dir) \
-                .replace(".md)", f".md#{claim_anchor(claim.id)})")
+            numbers = _link("numbers", Path(out) / d / "claims.md", readme_dir, claim_anchor(claim.id))
             cells.append(f"**{verdict}** ({numbers}, {_link('figure', figure, readme_dir)})")
         lines.append(f"| {claim.statement} | " + " | ".join(cells) + " |")
     numbers = ", ".join(_link(f"{DATASET_TITLES.get(d, d)} numbers", Path(out) / d / "claims.md", readme_dir)
