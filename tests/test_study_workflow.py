@@ -79,3 +79,34 @@ def test_claims_link_their_figures_and_the_readme_block_is_rewritten(tiny_workfl
     (tmp_path / "bare.md").write_text("# no markers\n")
     with pytest.raises(ValueError, match="lacks the markers"):
         study_docs.main(args + ["--readme", str(tmp_path / "bare.md")])
+
+
+def test_a_run_of_one_dataset_keeps_every_published_dataset_in_the_readme_and_index(tiny_workflow_run, tmp_path):
+    """The claims study runs one dataset at a time: a digits run must not drop an MNIST column published
+    earlier, and MNIST's verdicts come from its own folder's summary.csv, not from the run's results."""
+    out, readme = tmp_path / "docs" / "study", tmp_path / "README.md"
+    readme.write_text(f"{study_docs.README_BEGIN}\n{study_docs.README_END}\n")
+    earlier = out / "mnist"
+    earlier.mkdir(parents=True)
+    rows = pd.read_csv(tiny_workflow_run / "results/tables/summary.csv")
+    rows = rows[rows["likelihood"] != "continuous_bernoulli"].assign(dataset="mnist")
+    rows.to_csv(earlier / "summary.csv", index=False)
+    (earlier / "claims.md").write_text("published earlier\n")
+    args = ["--config", str(tiny_workflow_run / "configs/test.yaml"), "--results",
+            str(tiny_workflow_run / "results"), "--out", str(out), "--readme", str(readme)]
+    study_docs.main(args)
+    assert study_docs.published(out) == ["mnist", "digits"]
+    assert (earlier / "claims.md").read_text() == "published earlier\n"  # not rewritten: not in this run
+    text = readme.read_text()
+    assert "| claim | MNIST | digits |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| The CB paper showed"))
+    mnist_cell, digits_cell = row.split(" | ")[1:3]
+    digits = pd.read_csv(tiny_workflow_run / "results/tables/claims.csv").set_index("claim")["verdict"]
+    assert mnist_cell.startswith("**not tested**") and "docs/study/mnist/claims.md#cb_param_vs_mean" in mnist_cell
+    assert digits_cell.startswith(f"**{digits['cb_param_vs_mean']}**")
+    assert digits["cb_param_vs_mean"] != "not tested"
+    index = (out / "README.md").read_text()
+    assert "[MNIST](mnist/)" in index and "[digits](digits/)" in index
+    before = readme.read_bytes()
+    study_docs.main(args)
+    assert readme.read_bytes() == before

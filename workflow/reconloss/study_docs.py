@@ -12,6 +12,11 @@ analytic figures and tables (docs/study/analytic/) and writes
 docs/study/README.md, the index: each figure with one line on what it shows
 (reconloss.figures.catalogue) and the claims it backs, the post's figures
 first, and the key of the labels' colours, markers and line styles.
+
+Each dataset's folder stands on its own: the claims study runs one dataset at a
+time, so the README's block and the index cover every dataset that has a folder
+(its summary.csv), not only the run's, and a dataset's verdicts are always
+computed from its folder's summary.csv (claims.md and the README agree).
 """
 
 import argparse
@@ -347,14 +352,29 @@ def index_markdown(datasets, specs=None):
     return "\n".join(lines) + "\n"
 
 
+def published(out):
+    """The datasets that have a folder under `out` (its summary.csv), the known ones in DATASET_TITLES'
+    order, then the others by name."""
+    found = {p.parent.name for p in Path(out).glob("*/summary.csv")}
+    order = list(DATASET_TITLES)
+    return sorted(found, key=lambda d: (order.index(d) if d in order else len(order), d))
+
+
+def published_claims(out, dataset, specs):
+    """One dataset's claims frame from its folder's summary.csv: what its claims.md and the README say."""
+    import pandas as pd
+
+    return claims.claims_frame(pd.read_csv(Path(out) / dataset / "summary.csv"), specs)
+
+
 def update_readme(readme, block):
     """Replace the text between the study-claims markers of the README; an error names missing markers."""
     _write(readme, generate.replace_marked(Path(readme).read_text(), README_BEGIN, README_END, block, str(readme)))
 
 
 def study_docs(config_files, results, out, repo=".", readme=None):
-    """Write out/{dataset}/ for every dataset of the configuration (and, given a README, its claims block);
-    return the paths written."""
+    """Write out/{dataset}/ for every dataset of the configuration, then the index and (given a README) its
+    claims block over every published dataset; return the paths written."""
     config = load_config(config_files)
     results, out = Path(results), Path(out)
     import pandas as pd
@@ -362,7 +382,7 @@ def study_docs(config_files, results, out, repo=".", readme=None):
     src = sources(results, config)
     summary = pd.read_csv(src["tables"] / "summary.csv")
     specs = claims.specs_for(config)
-    written, frames = [], {}
+    written = []
     for dataset in config["datasets"]:
         target = out / dataset
         target.mkdir(parents=True, exist_ok=True)
@@ -380,15 +400,16 @@ def study_docs(config_files, results, out, repo=".", readme=None):
             rows.to_csv(tmp, index=False, float_format="%.6g")
         best = tables.best_frame(rows)
         _write(target / "best.md", tables._best_display(best).to_markdown(index=False) + "\n")
-        frames[dataset] = frame = claims.claims_frame(rows, specs)
-        _write(target / "claims.md", claims_markdown(frame, dataset))
+        _write(target / "claims.md", claims_markdown(published_claims(out, dataset, specs), dataset))
         _write(target / "provenance.json",
                json.dumps(provenance(config, config_files, src, dataset, repo), indent=1, sort_keys=True) + "\n")
         written += [target / n for n in ("summary.csv", "best.md", "claims.md", "provenance.json")]
     written += copy_analytic(results, out)
-    _write(out / "README.md", index_markdown(list(config["datasets"]), specs))
+    datasets = published(out)
+    _write(out / "README.md", index_markdown(datasets, specs))
     written.append(out / "README.md")
     if readme is not None:
+        frames = {d: published_claims(out, d, specs) for d in datasets}
         update_readme(readme, readme_block(frames, out, Path(readme).resolve().parent))
         written.append(Path(readme))
     return written
