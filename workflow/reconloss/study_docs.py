@@ -400,16 +400,18 @@ def study_docs(config_files, results, out, repo=".", readme=None):
             rows.to_csv(tmp, index=False, float_format="%.6g")
         best = tables.best_frame(rows)
         _write(target / "best.md", tables._best_display(best).to_markdown(index=False) + "\n")
-        _write(target / "claims.md", claims_markdown(published_claims(out, dataset, specs), dataset))
         _write(target / "provenance.json",
                json.dumps(provenance(config, config_files, src, dataset, repo), indent=1, sort_keys=True) + "\n")
-        written += [target / n for n in ("summary.csv", "best.md", "claims.md", "provenance.json")]
-    written += copy_analytic(results, out)
+        written += [target / n for n in ("summary.csv", "best.md", "provenance.json")]
     datasets = published(out)
+    frames = {d: published_claims(out, d, specs) for d in datasets}
+    for dataset in config["datasets"]:
+        _write(out / dataset / "claims.md", claims_markdown(frames[dataset], dataset))
+        written.append(out / dataset / "claims.md")
+    written += copy_analytic(results, out)
     _write(out / "README.md", index_markdown(datasets, specs))
     written.append(out / "README.md")
     if readme is not None:
-        frames = {d: published_claims(out, d, specs) for d in datasets}
         update_readme(readme, readme_block(frames, out, Path(readme).resolve().parent))
         written.append(Path(readme))
     return written
