@@ -53,7 +53,7 @@ claims: setup  ## the runs that decide the claims and their verdicts (configs/cl
 	dirty=$$(test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo false || echo true) && \
 	printf 'claims: {max_epochs: %s}\n' "$(or $(CLAIMS_MAX_EPOCHS),null)" > results/claims/max_epochs.yaml && \
 	$(SNAKEMAKE) --cores $(CORES) claims --configfile $(CLAIMS_CONFIG) results/claims/max_epochs.yaml && \
-	datasets=$$($(PY) -c 'import json, sys; from reconloss.study_docs import load_config; \
+	datasets=$$($(PY) -c 'import json, sys; from reconloss.report.publish import load_config; \
 	  print(json.dumps(load_config(sys.argv[1:])["datasets"]))' $(CLAIMS_CONFIG)) && \
 	printf '{"started": %s, "finished": %s, "cores": "%s", "max_epochs": "%s", "config": "%s", "datasets": %s, "git_commit": "%s", "git_dirty": %s}\n' \
 	  $$start $$(date +%s) "$(CORES)" "$(CLAIMS_MAX_EPOCHS)" "$(CLAIMS_CONFIG)" "$$datasets" "$$commit" "$$dirty" > results/claims/wall.json && \

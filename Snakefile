@@ -15,7 +15,7 @@ min_version("9.0")
 
 # The package (torch-free parts only here) checks the configuration before any rule exists.
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
-from reconloss import config_check
+from reconloss.plan import config_check
 
 
 if not workflow.overwrite_configfiles:

@@ -1,6 +1,6 @@
 """How long `snakemake` takes to stop on a bad configuration, and to plan a good one.
 
-The plan-time check (reconloss.config_check) runs before any rule is defined and
+The plan-time check (reconloss.plan.config_check) runs before any rule is defined and
 without torch, so a typo costs seconds, not a job. This prints the wall seconds of
 `snakemake -n` (median of --repeats) on: config.yaml with a misspelt train key
 (rejected), and config.yaml itself (planned). Where the SLURM executor plugin is

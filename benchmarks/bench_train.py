@@ -1,4 +1,4 @@
-"""Training speed of reconloss.train against the usual tutorial loop, in one run.
+"""Training speed of reconloss.training.train against the usual tutorial loop, in one run.
 
 For an MNIST-sized MLP VAE and a CIFAR-sized conv VAE (the model settings of
 configs/paper.yaml), prints training images per second of
@@ -7,7 +7,7 @@ configs/paper.yaml), prints training images per second of
             ToTensor transform, DataLoader(batch_size=128, shuffle=True, and on
             cuda num_workers=1, pin_memory=True), `.to(device)` per batch,
             torch.optim.Adam with its defaults, `loss.item()` per step;
-  one run:  reconloss.train's epoch loop for a pack of one (uint8 data resident on
+  one run:  reconloss.training.train's epoch loop for a pack of one (uint8 data resident on
             the device, index-gathered batches, no host sync inside an epoch, fused
             Adam; on CUDA each step one CUDA graph replay);
   pack of K: K runs (own seed, own beta) stacked into one model, images of all
@@ -32,10 +32,10 @@ from pathlib import Path
 
 import torch
 
-from reconloss.device import configure, resolve_device
-from reconloss.stack import StackedVAE
-from reconloss.step import PackEpochs
-from reconloss.vae import build_vae
+from reconloss.training.device import configure, resolve_device
+from reconloss.training.stack import StackedVAE
+from reconloss.training.step import PackEpochs
+from reconloss.training.vae import build_vae
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

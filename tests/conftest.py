@@ -67,8 +67,8 @@ def digits_classifier(tmp_path_factory) -> dict:
     {"data_path", "data", "dir", "extract"}."""
     import json
 
-    from reconloss import classifier
-    from reconloss.data import load_dataset, prepare
+    from reconloss.evaluation import classifier
+    from reconloss.data.datasets import load_dataset, prepare
     from torch_helpers import one_thread
 
     root = tmp_path_factory.mktemp("digits-classifier")

@@ -1,4 +1,4 @@
-"""reconloss.bits' batching: the CPU numbers as before, GPU batches sized by images x samples."""
+"""reconloss.evaluation.bits' batching: the CPU numbers as before, GPU batches sized by images x samples."""
 
 import math
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch_helpers import one_thread
 
-from reconloss import bits
-from reconloss.vae import build_vae
+from reconloss.evaluation import bits
+from reconloss.training.vae import build_vae
 
 
 def vae_of(likelihood, shape=(1, 8, 8)):

@@ -1,4 +1,4 @@
-"""The step a GPU captures as a CUDA graph, run on a CPU under reconloss.capture_hazards.
+"""The step a GPU captures as a CUDA graph, run on a CPU under reconloss.training.capture_hazards.
 
 Every likelihood, on the MLP and on the conv model (grouped convolutions, the GPU path),
 trains one step of a pack of two with clipping and the masking path on, and evaluates
@@ -11,13 +11,13 @@ import pytest
 import torch
 from torch_helpers import one_thread
 
-from reconloss.bits import iw_from_noise
-from reconloss.capture_hazards import CaptureHazard, CaptureHazards
+from reconloss.evaluation.bits import iw_from_noise
+from reconloss.training.capture_hazards import CaptureHazard, CaptureHazards
 from reconloss.likelihoods import LIKELIHOODS
 from reconloss.likelihoods.gaussian import GaussianFixed
-from reconloss.stack import StackedVAE
-from reconloss.step import PackEpochs
-from reconloss.vae import build_vae
+from reconloss.training.stack import StackedVAE
+from reconloss.training.step import PackEpochs
+from reconloss.training.vae import build_vae
 
 SHAPE = (1, 8, 8)
 ARCHS = {"mlp": {"arch": "mlp", "hidden": [16]}, "conv": {"arch": "conv", "hidden": [16], "channels": [4, 8]}}
@@ -128,7 +128,7 @@ def test_the_mode_lets_capturable_ops_pass():
     assert v.shape == (3,)
 
 
-# --- the check a captured graph must pass before it is used (reconloss.step) ----------------
+# --- the check a captured graph must pass before it is used (reconloss.training.step) ----------------
 
 def test_a_replay_that_does_the_step_passes_the_check():
     engine = device_step("bernoulli", "mlp")

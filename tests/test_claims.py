@@ -13,6 +13,7 @@ import pytest
 from fake_results import fake_summary, summary_row as row
 from reconloss import claims
 from reconloss.claims import cb
+from reconloss.report import claims_table
 
 CB, BERN = "continuous_bernoulli", "bernoulli"
 SEEDS = (0, 1, 2)
@@ -356,6 +357,6 @@ def test_every_claim_has_a_row_with_its_fields_and_only_filters(tmp_path):
     assert list(only["claim"]) == ["cb_mean_bounds"]
     summary = tmp_path / "summary.csv"
     fake_summary(bounds_rows()).to_csv(summary, index=False)
-    claims.main(["--summary", str(summary), "--out-dir", str(tmp_path / "out"), "--only", '["cb_mean_bounds"]'])
+    claims_table.main(["--summary", str(summary), "--out-dir", str(tmp_path / "out"), "--only", '["cb_mean_bounds"]'])
     md = (tmp_path / "out" / "claims.md").read_text()
     assert "> CB's expected values cannot reach 0 or 1" in md and "**Rule:**" in md and "**Runs needed:**" in md

@@ -1,12 +1,14 @@
-"""The runs the claims need (reconloss.claims.plan), the claims' configuration, and `snakemake -n claims`."""
+"""The runs the claims need (reconloss.plan.runs), the claims' configuration, and `snakemake -n claims`."""
 
 import re
 
 import pytest
 from workflow_helpers import REPO, copy_workflow, planned_jobs, snakemake, write_config
 
-from reconloss import claims, config_check
-from reconloss.claims import plan
+from reconloss import claims
+
+from reconloss.plan import config_check
+from reconloss.plan import runs as plan
 
 
 def test_plan_is_the_union_of_needs_with_the_larger_epochs():
@@ -74,7 +76,7 @@ def test_dry_run_of_the_claims_study_lists_exactly_the_claims_runs(tmp_path):
 
 
 def test_study_docs_reads_the_claims_own_results_for_a_configuration_of_claims_alone(tmp_path):
-    from reconloss import study_docs
+    from reconloss.report import publish as study_docs
 
     bench = tmp_path / "benchmarks"
     for rel, seconds in {"claims/train/mnist/bernoulli/beta~1.tsv": 30.0, "classifier/mnist.tsv": 100.0,
@@ -99,7 +101,7 @@ def test_study_docs_counts_each_stack_s_logged_training_once_across_resumed_sess
 
     import pandas as pd
 
-    from reconloss import study_docs
+    from reconloss.report import publish as study_docs
 
     stacks = {("bernoulli", "1"): [10.0, 12.0, 11.0], ("bernoulli", "3"): [9.0, 9.5],
               ("continuous_bernoulli", "1"): [20.0]}

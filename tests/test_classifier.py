@@ -1,4 +1,4 @@
-"""reconloss.classifier: the FID feature network (digits trained for real, fast)."""
+"""reconloss.evaluation.classifier: the FID feature network (digits trained for real, fast)."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from reconloss import classifier, fid
+from reconloss.evaluation import classifier, fid
 from torch_helpers import one_thread
 
 def test_digits_accuracy_and_outputs(digits_classifier):

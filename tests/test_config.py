@@ -131,7 +131,7 @@ def test_schema_lists_exactly_the_package_likelihoods():
 
 def test_schema_lists_exactly_the_package_datasets():
     import yaml
-    from reconloss.data import DATASETS
+    from reconloss.data.datasets import DATASETS
     from workflow_helpers import REPO
 
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())

@@ -4,7 +4,9 @@ import math
 
 import pytest
 
-from reconloss import config_check, settings
+from reconloss.plan import config_check
+
+from reconloss import settings
 
 
 def grid(**extra):

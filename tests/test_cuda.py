@@ -1,7 +1,7 @@
 """The pack engine on a CUDA GPU: captured graphs, their equality with eager steps, packs
 against runs alone, capture failures, cuda:N, deterministic mode. Skipped without CUDA.
 
-Runs in deterministic mode (reconloss.device.configure(deterministic=True): no TF32, cuDNN
+Runs in deterministic mode (reconloss.training.device.configure(deterministic=True): no TF32, cuDNN
 benchmark off, deterministic algorithms only, fixed cuBLAS workspace), so that "equal
 within float tolerance" tests the engine and not the GPU's choice of kernels. A graph
 epoch and an eager epoch run the same kernels; a pack and its runs alone do not (a
@@ -19,12 +19,12 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS sta
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from reconloss.capture_hazards import CaptureHazards  # noqa: E402
-from reconloss.device import configure  # noqa: E402
+from reconloss.training.capture_hazards import CaptureHazards  # noqa: E402
+from reconloss.training.device import configure  # noqa: E402
 from reconloss.likelihoods import LIKELIHOODS  # noqa: E402
 from reconloss.likelihoods.gaussian import GaussianFixed  # noqa: E402
-from reconloss.stack import StackedVAE  # noqa: E402
-from reconloss.step import PackEpochs  # noqa: E402
+from reconloss.training.stack import StackedVAE  # noqa: E402
+from reconloss.training.step import PackEpochs  # noqa: E402
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
@@ -168,7 +168,7 @@ def test_no_capture_hazard_on_the_gpu(likelihood, arch):
 def test_train_pack_on_the_gpu_resumes_to_the_same_numbers(tmp_path, monkeypatch):
     """The train command's path (checkpoints one run at a time, resume) on the GPU, graphs on,
     in the deterministic mode a verification run asks for (the command reads the variable)."""
-    from reconloss import train
+    from reconloss.training import train
 
     monkeypatch.setenv("RECONLOSS_DETERMINISTIC", "1")
 
@@ -197,8 +197,8 @@ def test_train_pack_on_the_gpu_resumes_to_the_same_numbers(tmp_path, monkeypatch
 def test_bits_per_dim_on_the_gpu_agrees_with_the_cpu(likelihood):
     """GPU batches sized by images x samples (one batch here), sums on the device: the same
     estimate as the CPU's batches of the configured size, up to the Monte Carlo noise."""
-    from reconloss.bits import bits_per_dim, images_per_batch
-    from reconloss.vae import build_vae
+    from reconloss.evaluation.bits import bits_per_dim, images_per_batch
+    from reconloss.training.vae import build_vae
 
     torch.manual_seed(0)
     vae = build_vae(members(likelihood, "mlp")[0], SHAPE).eval()

@@ -1,4 +1,4 @@
-"""reconloss.data: the cached dataset files, checked against independent readers.
+"""reconloss.data.datasets: the cached dataset files, checked against independent readers.
 
 MNIST and FashionMNIST go through the real download code against a local
 HTTP server (and a file:// mirror) over the offline copies in ../shared/data;
@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import torch
 
-from reconloss import data
-from reconloss.data import DataError
+from reconloss.data import datasets as data
+from reconloss.data.datasets import DataError
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -94,7 +94,7 @@ def test_digits_split_deterministic_and_seeded(tmp_path, digits):
 def test_digits_cli_does_not_import_torchvision(tmp_path):
     out = tmp_path / "d.pt"
     code = (
-        "import sys; from reconloss import data; "
+        "import sys; from reconloss.data import datasets as data; "
         f"data.main(['--dataset', 'digits', '--out', {str(out)!r}, '--raw-dir', {str(tmp_path)!r}]); "
         "assert 'torchvision' not in sys.modules, 'torchvision imported'"
     )
@@ -104,7 +104,7 @@ def test_digits_cli_does_not_import_torchvision(tmp_path):
 
 
 def test_importing_data_is_light():
-    code = "import sys, reconloss.data; assert not {'torchvision', 'sklearn'} & set(sys.modules)"
+    code = "import sys, reconloss.data.datasets; assert not {'torchvision', 'sklearn'} & set(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

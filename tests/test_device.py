@@ -1,11 +1,11 @@
-"""reconloss.device.configure, run on any machine with torch's CUDA calls recorded."""
+"""reconloss.training.device.configure, run on any machine with torch's CUDA calls recorded."""
 
 import os
 
 import pytest
 import torch
 
-from reconloss import device
+from reconloss.training import device
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""reconloss.evaluate on tiny real digits runs: every metric present, checked against
+"""reconloss.evaluation.evaluate on tiny real digits runs: every metric present, checked against
 independent computations (quadrature of the marginal likelihood, direct MSE, ...)."""
 
 import json
@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from reconloss import evaluate, io
+from reconloss.evaluation import bits, evaluate, metrics
+
+from reconloss import io
 from torch_helpers import one_thread
 
 CONTRACT_KEYS = (
@@ -18,7 +20,7 @@ CONTRACT_KEYS = (
     "white_level data_black_level data_white_level recon_p01 recon_p99 data_p01 data_p99 active_units "
     "sigma_mean feature_dim outcome rmse fid_param param_black_level param_white_level mass_outside sample_spread"
 ).split()
-NULL_WHEN_DIVERGED = [k for k in evaluate.METRIC_KEYS]
+NULL_WHEN_DIVERGED = [k for k in metrics.METRIC_KEYS]
 LIKELIHOODS = {"cb": ("continuous_bernoulli", 2), "bern": ("bernoulli", 4), "glg": ("gaussian_learned_global", 4)}
 
 
@@ -42,7 +44,7 @@ def run_evaluate(cls, run_dir, settings):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, digits_classifier):
     """Three trained and evaluated digits runs: {label: (run_dir, settings, metrics)}."""
-    from reconloss.train import train_run
+    from reconloss.training.train import train_run
 
     cls = digits_classifier
     root = tmp_path_factory.mktemp("runs")
@@ -57,7 +59,7 @@ def runs(tmp_path_factory, digits_classifier):
 
 
 def _vae(run_dir):
-    from reconloss.train import load_trained
+    from reconloss.training.train import load_trained
 
     return load_trained(run_dir)[0]
 
@@ -124,7 +126,7 @@ def test_iw_bound_above_independent_elbo(runs):
     draws = []
     with torch.no_grad():
         for _ in range(10):
-            y = evaluate.dequantize(data["test_x"], 16.0, g)
+            y = bits.dequantize(data["test_x"], 16.0, g)
             res = vae(y, generator=g)
             draws.append(-(res["nll"] + res["kl"]).double())
     elbo = torch.stack(draws)
@@ -138,7 +140,7 @@ def test_iw_bound_against_quadrature(runs):
     run_dir, _, _ = runs["cb"]
     data = runs["classifier"]["data"]
     vae = _vae(run_dir)
-    y = evaluate.dequantize(data["test_x"][:6], 16.0, torch.Generator().manual_seed(0))
+    y = bits.dequantize(data["test_x"][:6], 16.0, torch.Generator().manual_seed(0))
     t = torch.linspace(-5, 5, 201)  # q's std is ~0.6 after 3 epochs: the grid resolves it
     h = float(t[1] - t[0])
     z = torch.cartesian_prod(t, t)
@@ -147,7 +149,7 @@ def test_iw_bound_against_quadrature(runs):
         log_pz = -0.5 * (z.square().sum(1) + 2 * math.log(2 * math.pi))
         exact = torch.stack([torch.logsumexp(-vae.likelihood.nll(yi.expand(len(z), -1, -1, -1), out) + log_pz, 0)
                              for yi in y]).double() + 2 * math.log(h)
-        elbo_k, iw = evaluate.importance_weighted(vae, y, 4000, torch.Generator().manual_seed(1))
+        elbo_k, iw = bits.importance_weighted(vae, y, 4000, torch.Generator().manual_seed(1))
     assert torch.all(elbo_k < exact - 0.2)  # the ELBO's gap: KL(q || posterior) > 0
     gap = iw - exact  # IW_k is a stochastic lower bound: below in expectation, close for large k
     assert -0.3 < float(gap.mean()) < 0.05, (iw, exact)
@@ -176,8 +178,8 @@ def test_showcase_indices():
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 17, (40, 1, 4, 4), dtype=torch.uint8, generator=g)
     y = torch.arange(40) % 4
-    idx = evaluate.showcase_indices(x, y, 16.0, 8)
-    assert torch.equal(idx, evaluate.showcase_indices(x, y, 16.0, 8))
+    idx = metrics.showcase_indices(x, y, 16.0, 8)
+    assert torch.equal(idx, metrics.showcase_indices(x, y, 16.0, 8))
     white = (x == 16).flatten(1).sum(1)
     black = (x == 0).flatten(1).sum(1)
     for c in range(4):  # round 1: each class's whitest image, round 2: its blackest among the rest
@@ -218,7 +220,7 @@ def test_diverged_run(runs, tmp_path):
 
 def test_inception_path_with_random_weights(runs, tmp_path):
     """The optional Inception FID runs offline from a weights file (random here: not Inception numbers)."""
-    from reconloss import fid
+    from reconloss.evaluation import fid
 
     cls = runs["classifier"]
     run_dir, settings, _ = runs["cb"]

@@ -1,4 +1,4 @@
-"""reconloss.evaluate on fabricated models whose answers are known in closed form: bits per
+"""reconloss.evaluation.evaluate on fabricated models whose answers are known in closed form: bits per
 dimension of discrete and continuous likelihoods, the Gaussians' mass outside [0, 1], the
 parameter image's levels, collapse, and the [0, 255] data range."""
 
@@ -10,10 +10,11 @@ import torch
 from scipy import special, stats
 from torch import nn
 
-from reconloss import bits, evaluate
+from reconloss.evaluation import bits
+from reconloss.evaluation import metrics as metrics_module
 from reconloss.likelihoods import make_likelihood
-from reconloss.outcome import COLLAPSE_SPREAD, outcome
-from reconloss.vae import VAE
+from reconloss.evaluation.outcome import COLLAPSE_SPREAD, outcome
+from reconloss.training.vae import VAE
 
 SHAPE = (1, 4, 4)
 D = math.prod(SHAPE)
@@ -54,13 +55,13 @@ def extractor(images):
 
 
 def metrics(model, data, data_range=1.0, **ev):
-    from reconloss.fid import feature_stats
+    from reconloss.evaluation.fid import feature_stats
 
     settings = {"seed": 0, "train": {"data_range": data_range},
                 "evaluate": {"fid_samples": 60, "iw_samples": 5, "batch_size": 64, "n_images": 4,
                              "n_sample_grid": 4, "device": "cpu", **ev}}
     ref = feature_stats(extractor(data["test_x"].float() / data["scale"]))
-    return evaluate.compute_metrics(model, data, settings, extractor, ref)[0]
+    return metrics_module.compute_metrics(model, data, settings, extractor, ref)[0]
 
 
 # ----------------------------------------------------------------------------- bits per dimension
@@ -195,7 +196,7 @@ def test_collapse_from_fabricated_models():
 def test_sample_spread_is_the_per_pixel_std():
     data = dataset(255)
     m = metrics(_bernoulli_model(), data, fid_samples=60, batch_size=7)  # batches that do not divide n
-    g = evaluate._gen(torch.device("cpu"), 0, "prior")
+    g = metrics_module._gen(torch.device("cpu"), 0, "prior")
     z = torch.cat([torch.randn((min(7, 60 - i), 2), generator=g) for i in range(0, 60, 7)])
     model = _bernoulli_model()
     s = model.likelihood.mean(model.decode(z)).double()

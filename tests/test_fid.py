@@ -1,4 +1,4 @@
-"""reconloss.fid: statistics, the Fréchet distance against an independent computation,
+"""reconloss.evaluation.fid: statistics, the Fréchet distance against an independent computation,
 its behaviour on real classifier features, and the offline Inception path."""
 
 import logging
@@ -9,7 +9,7 @@ import scipy
 import scipy.linalg
 import torch
 
-from reconloss import fid
+from reconloss.evaluation import fid
 
 
 def _reference_fid(mu1, s1, mu2, s2):
@@ -60,7 +60,7 @@ def test_frechet_distance_equals_pytorch_fid_and_warns_nothing(seed, caplog):
     rng = np.random.default_rng(seed)
     s1 = fid.feature_stats(_random_features(rng, 500, 24))
     s2 = fid.feature_stats(_random_features(rng, 400, 24, shift=0.4) * 1.2)
-    with warnings.catch_warnings(), caplog.at_level(logging.DEBUG, logger="reconloss.fid"):
+    with warnings.catch_warnings(), caplog.at_level(logging.DEBUG, logger="reconloss.evaluation.fid"):
         warnings.simplefilter("error")
         got = fid.frechet_distance(*s1, *s2)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -77,7 +77,7 @@ def test_rank_deficient_covariances_give_the_exact_distance_quietly(caplog):
     rng = np.random.default_rng(3)
     s1 = fid.feature_stats(_random_features(rng, 6, 40))
     s2 = fid.feature_stats(_random_features(rng, 6, 40, shift=0.5))
-    with caplog.at_level(logging.DEBUG, logger="reconloss.fid"):
+    with caplog.at_level(logging.DEBUG, logger="reconloss.evaluation.fid"):
         got = fid.frechet_distance(*s1, *s2)
     assert np.isfinite(got)
     np.testing.assert_allclose(got, _reference_fid(*s1, *s2), rtol=1e-4, atol=1e-6)
@@ -91,7 +91,7 @@ def test_large_imaginary_part_falls_back_to_the_eigenvalue_form(monkeypatch, cap
     s2 = fid.feature_stats(_random_features(rng, 300, 10, shift=0.5))
     real_sqrtm = scipy.linalg.sqrtm
     monkeypatch.setattr(scipy.linalg, "sqrtm", lambda a: real_sqrtm(a) + 0.5j * np.eye(len(a)))
-    with caplog.at_level(logging.DEBUG, logger="reconloss.fid"):
+    with caplog.at_level(logging.DEBUG, logger="reconloss.evaluation.fid"):
         got = fid.frechet_distance(*s1, *s2)
     np.testing.assert_allclose(got, _reference_fid(*s1, *s2), rtol=1e-8)
     assert any("eigenvalue form" in r.getMessage() for r in caplog.records)
@@ -105,11 +105,11 @@ def test_self_distance_is_zero():
 
 
 def test_sample_size_warning(caplog):
-    with caplog.at_level(logging.WARNING, logger="reconloss.fid"):
+    with caplog.at_level(logging.WARNING, logger="reconloss.evaluation.fid"):
         assert fid.check_sample_size(100, 32, "sample FID") is False
     assert "sample FID" in caplog.text and "biased" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="reconloss.fid"):
+    with caplog.at_level(logging.WARNING, logger="reconloss.evaluation.fid"):
         assert fid.check_sample_size(1000, 32) is True
     assert caplog.text == ""
 

@@ -18,9 +18,9 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 from fake_results import fake_summary, make_results_tree, summary_row  # noqa: E402
-from reconloss import figures, tables  # noqa: E402
-from reconloss.figures import catalogue, style  # noqa: E402
-from reconloss.figures.data import Runs, load_summary  # noqa: E402
+from reconloss.report import figures, tables  # noqa: E402
+from reconloss.report.figures import catalogue, style  # noqa: E402
+from reconloss.report.figures.data import Runs, load_summary  # noqa: E402
 from reconloss.likelihoods import LIKELIHOODS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -228,7 +228,8 @@ def test_report_captions_open_with_the_catalogues_line():
 
 
 def test_study_index_lists_every_figure_once_with_its_line_and_claims():
-    from reconloss import analytic, claims, study_docs
+    from reconloss import analytic, claims
+    from reconloss.report import publish as study_docs
 
     config = study_docs.load_config([REPO / "configs/study.yaml"])
     text = study_docs.index_markdown(config["datasets"], claims.grid_specs(config))

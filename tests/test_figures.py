@@ -18,12 +18,12 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from fake_results import BETAS, LIKELIHOODS, make_results_tree  # noqa: E402
-from reconloss import figures, tables  # noqa: E402
-from reconloss.figures import data as figures_data  # noqa: E402
-from reconloss.figures import sheets as figures_sheets  # noqa: E402
-from reconloss.figures import style  # noqa: E402
-from reconloss.figures import helpers as figures_helpers  # noqa: E402
-from reconloss.figures import training as figures_training  # noqa: E402
+from reconloss.report import figures, tables  # noqa: E402
+from reconloss.report.figures import data as figures_data  # noqa: E402
+from reconloss.report.figures import sheets as figures_sheets  # noqa: E402
+from reconloss.report.figures import style  # noqa: E402
+from reconloss.report.figures import helpers as figures_helpers  # noqa: E402
+from reconloss.report.figures import training as figures_training  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -338,7 +338,7 @@ def test_parameter_images_are_named_by_their_likelihood(digits):
 
 def test_log_axis_minor_labels_follow_the_leading_digit_below_one_too():
     """0.2 and 0.3 are labelled as 20 and 30 are (a σ axis within one decade below 1 had no labels)."""
-    from reconloss.figures.helpers import plain_log_ticks
+    from reconloss.report.figures.helpers import plain_log_ticks
 
     fig, ax = plt.subplots()
     plain_log_ticks(ax.yaxis)
@@ -367,7 +367,7 @@ def test_sigma_without_training_logs_draws_the_end_from_the_summary(digits, tmp_
 def test_settling_is_the_worst_relative_loss_change_per_epoch(tmp_path):
     import pandas as pd
 
-    from reconloss.figures import settling
+    from reconloss.report.figures import settling
 
     logs = {("bernoulli", 0): [100.0, 90.0, 89.1], ("bernoulli", 1): [100.0, 95.0, 94.0],
             ("continuous_bernoulli", 0): [-50.0, -60.0, -60.3]}
@@ -391,7 +391,7 @@ def test_settling_of_sigma_is_the_worst_change_of_log_sigma_per_epoch(tmp_path):
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from reconloss.figures import settling, style
+    from reconloss.report.figures import settling, style
 
     sigmas = {0: [0.5, 0.25, 0.24], 1: [0.5, 0.4, 0.2]}
     rows = []

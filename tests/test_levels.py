@@ -1,11 +1,11 @@
-"""Level interventions and sharpness (reconloss.levels) against closed forms and mpmath."""
+"""Level interventions and sharpness (reconloss.evaluation.levels) against closed forms and mpmath."""
 
 import mpmath
 import numpy as np
 import pytest
 import torch
 
-from reconloss import levels
+from reconloss.evaluation import levels
 
 
 def _cb_mean_mpmath(lam):

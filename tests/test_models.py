@@ -7,8 +7,8 @@ import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from reconloss.likelihoods import make_likelihood
-from reconloss.models import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, build_networks, choose_arch
-from reconloss.vae import VAE, build_vae
+from reconloss.training.models import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, build_networks, choose_arch
+from reconloss.training.vae import VAE, build_vae
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
 

@@ -14,7 +14,9 @@ import sys
 import pytest
 from workflow_helpers import REPO
 
-from reconloss import config_check, settings
+from reconloss.plan import config_check
+
+from reconloss import settings
 
 INF, NAN = math.inf, math.nan
 GAUSSIANS = ["gaussian_fixed", "gaussian_data_pixel", "gaussian_learned_global", "gaussian_learned_pixel",
@@ -116,7 +118,7 @@ def test_the_plan_time_range_check_imports_no_torch():
     code = f"""
 import json, sys
 sys.path.insert(0, 'workflow')
-from reconloss import config_check
+from reconloss.plan import config_check
 cases, edges = json.loads(sys.stdin.read())
 grid = {{"datasets": ["digits"], "likelihoods": ["bernoulli"], "betas": [1.0], "seeds": [0]}}
 for name, key, value, text in cases:

@@ -17,11 +17,11 @@ import pytest
 import torch
 from torch_helpers import assert_lean_job, one_thread, sigkill_after_checkpoint
 
-from reconloss import train
+from reconloss.training import train
 from reconloss.io import read_json
-from reconloss.optim import Adam, clip_and_mask, member_grad_norms
-from reconloss.stack import StackedVAE
-from reconloss.vae import build_vae
+from reconloss.training.optim import Adam, clip_and_mask, member_grad_norms
+from reconloss.training.stack import StackedVAE
+from reconloss.training.vae import build_vae
 
 from test_train import TIMING, assert_same_run, digits, log_rows, model_state, settings  # noqa: F401
 
@@ -77,7 +77,7 @@ def test_grouped_convolution_is_each_members_convolution():
     each member's own nn.Conv2d / nn.ConvTranspose2d to rounding."""
     from torch import nn
 
-    from reconloss.stack import _stacked_layers
+    from reconloss.training.stack import _stacked_layers
 
     g = torch.Generator().manual_seed(3)
     for layer in (nn.Conv2d(3, 5, 4, 2, 1), nn.ConvTranspose2d(3, 5, 4, 2, 1)):
@@ -94,7 +94,7 @@ def test_grouped_convolution_is_each_members_convolution():
 def test_grouped_convolutions_give_the_per_member_losses_gradients_and_epochs(likelihood):
     """The whole GPU path of a conv pack (StackedVAE.loss, backward, and two epochs of
     PackEpochs with grouped convolutions) against the per-member path, on the CPU, to rounding."""
-    from reconloss.step import PackEpochs
+    from reconloss.training.step import PackEpochs
 
     shape = (1, 8, 8)
     ss = [{**member(b, s, likelihood=likelihood), "model": {"arch": "conv", "hidden": [16], "channels": [4, 8]}}
@@ -176,7 +176,7 @@ def test_a_pack_holds_one_runs_host_copy_at_a_time(digits, tmp_path, monkeypatch
 def test_on_the_device_path_a_diverged_member_is_not_masked_and_disturbs_no_one(grad_clip):
     """The step a GPU runs (host_checks off) masks nothing: a member with beta NaN goes
     non-finite from its first step, and the others end bit-identical to a pack without it."""
-    from reconloss.step import PackEpochs
+    from reconloss.training.step import PackEpochs
 
     shape = (1, 8, 8)
     x = torch.randint(0, 17, (100, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))

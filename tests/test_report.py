@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from fake_results import make_results_tree
-from reconloss.figures import FIGURES
+from reconloss.report.figures import FIGURES
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE_LABELS = {  # the `figure` labels figures.smk gives each figure in the report

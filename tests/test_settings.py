@@ -15,7 +15,9 @@ import pytest
 import yaml
 from workflow_helpers import REPO
 
-from reconloss import config_check, generate, settings
+from reconloss.plan import config_check, generate
+
+from reconloss import settings
 
 CONFIGS = ["config.yaml", "configs/test.yaml", "configs/paper.yaml", "configs/study.yaml"]
 
@@ -54,13 +56,15 @@ def test_generate_check_fails_on_a_stale_file(tmp_path, monkeypatch):
 
 
 def test_dataset_names_match_the_registry():
-    from reconloss.data import DATASETS
+    from reconloss.data.datasets import DATASETS
 
     assert settings.DATASET_NAMES == list(DATASETS)
 
 
 def test_the_code_takes_its_defaults_from_the_settings():
-    from reconloss import classifier, data, evaluate, figures
+    from reconloss.evaluation import classifier, evaluate
+    from reconloss.data import datasets as data
+    from reconloss.report import figures
 
     assert evaluate.EVAL_DEFAULTS == settings.defaults("evaluate")
     assert figures.DEFAULT_SETTINGS == settings.defaults("figures")
@@ -128,7 +132,7 @@ def test_likelihood_options_are_checked_by_name_and_type():
 
 
 def test_checking_a_configuration_imports_no_torch():
-    code = ("import sys, yaml; sys.path.insert(0, 'workflow'); from reconloss import config_check; "
+    code = ("import sys, yaml; sys.path.insert(0, 'workflow'); from reconloss.plan import config_check; "
             "c = yaml.safe_load(open('configs/paper.yaml')); assert config_check.check(c) == []; "
             "config_check.effective(c); assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
@@ -155,7 +159,7 @@ def test_config_show_rejects_a_bad_configuration(tmp_path):
 
 def test_the_study_configuration_with_offline_mirrors_is_valid_and_a_local_folder_is_a_mirror():
     """configs/study.yaml + configs/offline-mirrors.yaml is what `make study` ran offline (README)."""
-    from reconloss import study_docs
+    from reconloss.report import publish as study_docs
 
     config = study_docs.load_config([REPO / "configs/study.yaml", REPO / "configs/offline-mirrors.yaml"])
     assert config["data"]["mirrors"] == {"mnist": ["../shared/data/MNIST/raw/"],

@@ -1,10 +1,10 @@
-"""Trends over the last epochs (reconloss.settling) against hand-computed values."""
+"""Trends over the last epochs (reconloss.evaluation.settling) against hand-computed values."""
 
 import math
 
 import pytest
 
-from reconloss import settling
+from reconloss.evaluation import settling
 
 
 def _rows(losses, sigmas=None):

@@ -1,14 +1,14 @@
-"""reconloss.sizes (torch-free, for memory requests) against the real modules it counts."""
+"""reconloss.plan.sizes (torch-free, for memory requests) against the real modules it counts."""
 
 import subprocess
 import sys
 
 import pytest
 
-from reconloss import sizes
-from reconloss.data import DATASETS
+from reconloss.plan import sizes
+from reconloss.data.datasets import DATASETS
 from reconloss.likelihoods import LIKELIHOODS
-from reconloss.vae import build_vae
+from reconloss.training.vae import build_vae
 
 MODELS = [{"arch": "auto", "hidden": [32, 16], "channels": [8, 16]},
           {"arch": "conv", "hidden": [24], "channels": [4, 8, 6]},
@@ -39,6 +39,6 @@ def test_a_categorical_mnist_run_is_the_103m_parameters_the_issue_measured():
 
 
 def test_sizes_is_torch_free():
-    code = "import sys; import reconloss.sizes; print('torch' in sys.modules)"
+    code = "import sys; import reconloss.plan.sizes; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 from workflow_helpers import load_config
 
-from reconloss import claims, study_docs
+from reconloss import claims
+
+from reconloss.report import publish as study_docs
 
 pytestmark = pytest.mark.workflow
 

@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from reconloss import tables
+from reconloss.report import tables
 
 
 def write_metrics(root, rows):
@@ -131,7 +131,7 @@ def test_missing_key_is_reported_with_the_file(tmp_path):
 
 
 def test_outcome_column_one_bits_column_and_collapsed_count(tmp_path):
-    """outcome comes from evaluate where written and from reconloss.outcome where not; bpd (the
+    """outcome comes from evaluate where written and from reconloss.evaluation.outcome where not; bpd (the
     looser ELBO bits) stays out of the summary; best counts collapsed runs beside diverged ones."""
     rows = [
         metrics("gaussian_fixed", 1.0, 0, 10.0, active_units=3, sample_spread=0.2, bpd=1.5, iw_bpd=1.2),

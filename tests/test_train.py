@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch_helpers import assert_lean_job, one_thread, sigkill_after_checkpoint
 
-from reconloss import train
-from reconloss.optim import Adam
+from reconloss.training import train
+from reconloss.training.optim import Adam
 from reconloss.io import read_json
 
 TIMING = {"seconds", "images_per_second"}
@@ -177,7 +177,7 @@ def test_divergence_in_the_first_epoch_keeps_the_init(digits, tmp_path):
     assert status["status"] == "diverged" and status["diverged_epoch"] == 1 and status["epochs_completed"] == 0
     assert status["diverged_step"] >= 1
     torch.manual_seed(0)  # the init of seed 0
-    from reconloss.vae import build_vae
+    from reconloss.training.vae import build_vae
 
     init = build_vae(settings("gaussian_fixed"), (1, 8, 8)).state_dict()
     assert all(torch.equal(v, init[k]) for k, v in model_state(tmp_path).items())

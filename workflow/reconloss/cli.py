@@ -8,17 +8,17 @@ import importlib
 import sys
 
 COMMANDS = {
-    "data": ("reconloss.data", "prepare the cached tensor file of one dataset"),
-    "classifier": ("reconloss.classifier", "train the FID feature classifier of one dataset"),
-    "train": ("reconloss.train", "train one beta-VAE run"),
-    "evaluate": ("reconloss.evaluate", "evaluate one trained run"),
+    "data": ("reconloss.data.datasets", "prepare the cached tensor file of one dataset"),
+    "classifier": ("reconloss.evaluation.classifier", "train the FID feature classifier of one dataset"),
+    "train": ("reconloss.training.train", "train one beta-VAE run"),
+    "evaluate": ("reconloss.evaluation.evaluate", "evaluate one trained run"),
     "analytic": ("reconloss.analytic", "figures and tables that need no training"),
-    "tables": ("reconloss.tables", "summary and best-per-likelihood tables"),
-    "figures": ("reconloss.figures", "the study's figures"),
-    "claims": ("reconloss.claims", "the study's claims, each with a computed verdict"),
-    "study-docs": ("reconloss.study_docs", "a finished run's figures, tables and provenance under docs/study"),
-    "config-show": ("reconloss.config_show", "the effective configuration, each value with its source"),
-    "generate": ("reconloss.generate", "regenerate the schema, README table and likelihood option table"),
+    "tables": ("reconloss.report.tables", "summary and best-per-likelihood tables"),
+    "figures": ("reconloss.report.figures", "the study's figures"),
+    "claims": ("reconloss.report.claims_table", "the study's claims, each with a computed verdict"),
+    "study-docs": ("reconloss.report.publish", "a finished run's figures, tables and provenance under docs/study"),
+    "config-show": ("reconloss.plan.config_show", "the effective configuration, each value with its source"),
+    "generate": ("reconloss.plan.generate", "regenerate the schema, README table and likelihood option table"),
 }
 
 

@@ -7,7 +7,7 @@ Both checks run the functions below on that same description:
 
 - the constructor (reconloss.likelihoods.base.Likelihood._options), on the
   description built from the class, when a job starts;
-- the plan-time check (reconloss.config_check), on options.json, before
+- the plan-time check (reconloss.plan.config_check), on options.json, before
   Snakemake plans a single job, and without importing torch.
 
 So a range cannot differ between plan time and run time; tests/test_settings.py

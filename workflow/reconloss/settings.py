@@ -6,10 +6,10 @@ setting's type, its default and, in its metadata, one help line and its
 allowed range. Everything else is derived from them:
 
 - the defaults the code uses (`defaults(section)`, `EVAL_DEFAULTS`, what
-  `reconloss.data` and `reconloss.figures` accept);
+  `reconloss.data.datasets` and `reconloss.report.figures` accept);
 - the JSON schema, workflow/schemas/config.schema.yaml (`schema()`);
 - the configuration table of the README (`markdown_table()`);
-- the plan-time check of a configuration (reconloss.config_check).
+- the plan-time check of a configuration (reconloss.plan.config_check).
 
 `python -m reconloss generate` writes the schema, the README table and the
 likelihood option table; tests/test_settings.py fails when any committed copy
@@ -39,7 +39,7 @@ from typing import Literal, Optional
 PACKAGE = Path(__file__).resolve().parent
 LIKELIHOOD_OPTIONS_FILE = PACKAGE / "likelihoods" / "options.json"
 
-#: Dataset names, in the order of reconloss.data.DATASETS (a test keeps them equal).
+#: Dataset names, in the order of reconloss.data.datasets.DATASETS (a test keeps them equal).
 DATASET_NAMES = ["digits", "mnist", "fashion_mnist", "cifar10"]
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:[0-9]+)?|mps)$"
 DEVICE_HELP = "auto (the GPU when one is visible, else the CPU), cpu, cuda, cuda:N or mps"
@@ -255,7 +255,7 @@ def data_job_defaults() -> dict:
     return {"mirrors": None, **d}
 
 
-#: evaluate's defaults, for reconloss.evaluate (read-only by convention: merged as {**EVAL_DEFAULTS, **given}).
+#: evaluate's defaults, for reconloss.evaluation.evaluate (read-only by convention: merged as {**EVAL_DEFAULTS, **given}).
 EVAL_DEFAULTS = defaults("evaluate")
 FIGURE_SETTINGS = defaults("figures")
 

@@ -1,4 +1,4 @@
-# The `claims` target: it trains and evaluates exactly the runs the claims need (reconloss.claims.plan,
+# The `claims` target: it trains and evaluates exactly the runs the claims need (reconloss.plan.runs,
 # under results/claims/runs/, one pack per dataset, label and β, the claims' seeds its members) and
 # writes results/claims/claims.{csv,md,html} with the claims' own summary tables and figures. The
 # grid's rules are reused on the claims' files; the grid's targets do not change.

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from snakemake.exceptions import WorkflowError
 
 from reconloss import claims as _claims  # torch-free, like config_check
-from reconloss.claims import plan as _claims_plan
+from reconloss.plan import runs as _claims_plan
 
 # Jobs run `python3 -m reconloss ...`: the package comes from this checkout
 # (no install needed) and, unless --sdm conda chose an environment, the
@@ -58,7 +58,7 @@ SEEDS = [int(s) for s in config.get("seeds") or []]
 RUN = "results/runs/{dataset}/{likelihood}/beta~{beta}/seed~{seed}"
 
 # Packs: the runs of one (dataset, likelihood label) that differ along the axes in
-# `pack.vary` train in one job, as one stacked model (reconloss.train), and are evaluated
+# `pack.vary` train in one job, as one stacked model (reconloss.training.train), and are evaluated
 # in one job. Each run keeps its own folder and files; only logs and benchmarks are per
 # pack. With vary [] every run is a job of its own, as before packs.
 PACK_VARY = [a for a in ("beta", "seed") if a in config["pack"]["vary"]]
@@ -69,7 +69,7 @@ PACK_ID = os.path.join("{dataset}", "{likelihood}", *(f"{a}~{{{a}}}" for a in GR
 PACK_LOG = f"results/logs/{{stage}}/{PACK_ID}.log"
 PACK_BENCHMARK = f"results/benchmarks/{{stage}}/{PACK_ID}.tsv"
 
-# The claims' own runs (reconloss.claims.plan): the union of what the claims need, under their own
+# The claims' own runs (reconloss.plan.runs): the union of what the claims need, under their own
 # root so that their epochs never clash with the grid's. A pack is one (dataset, label, β); its
 # members are the claims' seeds.
 CLAIM_DIR = "results/claims"
@@ -245,14 +245,14 @@ def runtime_min(base):
 
 
 # A pack job of K runs needs `per_run` MB more per run, plus its model state by parameter
-# count (reconloss.sizes: a categorical MNIST run has 103M parameters, a Bernoulli one 1M):
+# count (reconloss.plan.sizes: a categorical MNIST run has 103M parameters, a Bernoulli one 1M):
 # with train.device cpu every run's state is in host memory; on a GPU (cuda, or auto, as
 # the SLURM profile's train jobs get one) only the checkpoint being written, one run's.
 # Its time grows with K: a stacked GPU step of K small models costs far less than K steps
 # (see the README), so a quarter of a run's time is budgeted per run beyond the first
 # four. On a CPU partition, raise `runtime` with --set-resources.
 def pack_mem_mb(base, per_run, members=pack_members, settings_of=run_settings):
-    from reconloss import sizes
+    from reconloss.plan import sizes
 
     def mem(w, attempt):
         runs = members(w)

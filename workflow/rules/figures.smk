@@ -10,7 +10,7 @@
 # need, trainings included.
 
 # On sys.path through common.smk; light: matplotlib is imported only to draw.
-from reconloss import figures as _figures
+from reconloss.report import figures as _figures
 
 # Figure stems come from the package, so the rule's outputs and what the command
 # writes cannot drift apart. Each: (report category by stage, label in the report).

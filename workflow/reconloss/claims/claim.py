@@ -1,7 +1,7 @@
 """A claim as one object: the study's sentence, the runs that decide it, its quantity, rule and figure.
 
 The runs are the claim's own: `snakemake claims` trains exactly the union of what
-the listed claims need (reconloss.claims.plan), and the claim's test reads them
+the listed claims need (reconloss.plan.runs), and the claim's test reads them
 back from the summary table. Epochs are spent where a claim needs them: a FID
 level over β needs a trained model (BETA_SWEEP_EPOCHS), an exact equivalence or a
 first-epoch divergence does not.
@@ -94,3 +94,15 @@ def verdict_of(parts):
     if any(p is False for p in parts):
         return "does not hold"
     return "holds" if parts and all(p is True for p in parts) else "inconclusive"
+
+
+def selected(claims, only=None):
+    """The claims listed in `only` (ids; None: all), in registry order; an unknown id is an error naming it."""
+    if only is None:
+        return list(claims)
+    known = {c.id for c in claims}
+    unknown = [c for c in only if c not in known]
+    if unknown:
+        raise ValueError(f"claims.only: unknown claim(s) {', '.join(map(repr, unknown))}; known: "
+                         f"{', '.join(sorted(known))}")
+    return [c for c in claims if c.id in set(only)]

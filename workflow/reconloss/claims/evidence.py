@@ -20,7 +20,7 @@ One home for the statistics every claim uses, so the rule is written and tested 
   when it lies wholly outside, inconclusive otherwise: a wide interval never passes for
   agreement, and a tiny but real difference is not called a disagreement.
 - **Settled.** A verdict about a level (FID, a learned σ) needs the level to have
-  stopped moving: |trend| over the last epochs (reconloss.settling) within
+  stopped moving: |trend| over the last epochs (reconloss.evaluation.settling) within
   LOSS_SETTLED or SIGMA_SETTLED per epoch. Unknown (too few epochs) is not settled.
 - **Events** (diverged, collapsed) are counts: a one-sided Fisher exact test.
 

@@ -1,6 +1,6 @@
 """Which runs of the summary a claim reads, and how it names the ones it leaves out.
 
-A run's outcome (reconloss.outcome) is ok, collapsed or diverged. Levels (FID,
+A run's outcome (reconloss.evaluation.outcome) is ok, collapsed or diverged. Levels (FID,
 MSE, σ, grey levels) are read from ok runs only: a diverged run has none and a
 collapsed one has meaningless ones. Every run left out is named in the claim's
 row, so a comparator that broke is visible, not silently averaged in or dropped.

@@ -120,7 +120,7 @@ class GaussianFixed(_Gaussian):
 
     def _var(self, out, x=None):
         # new_full is a fill kernel on the device; new_tensor would copy a host value to it,
-        # which a CUDA-graph capture forbids (reconloss.capture_hazards).
+        # which a CUDA-graph capture forbids (reconloss.training.capture_hazards).
         return out.new_full((), self.sigma**2)
 
     def extra_repr(self):

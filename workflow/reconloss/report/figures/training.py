@@ -3,24 +3,24 @@
 Where training breaks (the divergence map: one cell per likelihood and β,
 one stripe per seed coloured by how the run ended) and what σ a Gaussian
 likelihood learns or predicts over the epochs, both split by family
-(reconloss.figures.style) so each panel holds a few labels. Each builder takes
-one dataset's rows of the summary and returns a figure; reconloss.figures
+(reconloss.report.figures.style) so each panel holds a few labels. Each builder takes
+one dataset's rows of the summary and returns a figure; reconloss.report.figures
 registers and saves them.
 """
 
-from reconloss.figures.facets import FIGURE_WIDTH, label_handles, panel_title, side_legend
-from reconloss.figures.helpers import beta_axis, closest_beta, empty_figure, plain_log_ticks, seed_band, seed_stats
-from reconloss.figures.style import panels
+from reconloss.report.figures.facets import FIGURE_WIDTH, label_handles, panel_title, side_legend
+from reconloss.report.figures.helpers import beta_axis, closest_beta, empty_figure, plain_log_ticks, seed_band, seed_stats
+from reconloss.report.figures.style import panels
 
 
-#: The divergence map's colour of each way a run can end (reconloss.outcome), and of a missing run.
+#: The divergence map's colour of each way a run can end (reconloss.evaluation.outcome), and of a missing run.
 OUTCOME_COLOURS = {"ok": (0.62, 0.82, 0.62), "collapsed": (0.98, 0.66, 0.22), "diverged": (0.80, 0.13, 0.13)}
 NO_RUN_COLOUR = (0.85, 0.85, 0.85)
 
 
 def _outcomes(df):
-    """Each row's outcome: the summary's column, or reconloss.outcome where it lacks one."""
-    from reconloss.outcome import outcome
+    """Each row's outcome: the summary's column, or reconloss.evaluation.outcome where it lacks one."""
+    from reconloss.evaluation.outcome import outcome
 
     if "outcome" in df:
         return [o if isinstance(o, str) else outcome(r) for o, (_, r) in zip(df["outcome"], df.iterrows())]

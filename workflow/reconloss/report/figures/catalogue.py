@@ -1,12 +1,12 @@
 """What each figure shows, in one line, and which of them are the post's figures.
 
 One home for the sentences a reader meets beside a figure: docs/study/README.md
-(reconloss.study_docs) lists them and the report's captions
+(reconloss.report.publish) lists them and the report's captions
 (workflow/report/*.rst) open with the same line, which a test checks, so the
 index and the report cannot tell two stories. Light: no matplotlib.
 """
 
-#: Per-dataset figure stem (reconloss.figures.FIGURES) -> what it shows.
+#: Per-dataset figure stem (reconloss.report.figures.FIGURES) -> what it shows.
 SHOWS = {
     "cb_image": "Test images as data | λ | E[x] of the continuous Bernoulli, large, with the mean level of each "
                 "where the data are black: the background the model predicts.",

@@ -1,7 +1,7 @@
 """The image figures: reconstructions and samples by family, and the post's CB image.
 
 A sheet of two dozen likelihoods side by side shrinks every digit to a few
-pixels at the README's width. Here each family (reconloss.figures.style) is a
+pixels at the README's width. Here each family (reconloss.report.figures.style) is a
 section of rows, one row of test images per label, so that the images fill the
 width: at SHEET_WIDTH inches shown 900 pixels wide, a row of eight 28-pixel
 images is drawn at more than 3x its pixel size (tests/test_figures.py measures
@@ -12,11 +12,11 @@ a fixed [0, 1] scale, never auto-scaled: desaturation is the point.
 
 import math
 
-from reconloss.figures.helpers import (
+from reconloss.report.figures.helpers import (
     INTENSITY, closest_beta, empty_figure, imshow, montage, param_label, placeholder, to_display,
     wrap_label,
 )
-from reconloss.figures.style import panels
+from reconloss.report.figures.style import panels
 
 SHEET_WIDTH = 9.0  # inches, label margin included
 LABEL_MARGIN = 1.4  # inches left of the images: the label's name, β and the row's kind
@@ -172,7 +172,7 @@ def fig_reconstructions(df, dataset, likelihoods, style_map, runs, settings):
 
 def fig_samples(df, dataset, likelihoods, style_map, runs, settings):
     """Samples of each label at its best β (lowest seed-mean FID), one section per family."""
-    from reconloss.tables import best_frame
+    from reconloss.report.tables import best_frame
 
     best = best_frame(df.assign(likelihood_name=df.get("likelihood_name", df["likelihood"]))).set_index("likelihood")
     n = settings["n_samples"]

@@ -1,6 +1,6 @@
 """How big a run's model is, known at plan time without torch: what a job's memory request scales with.
 
-The architectures of reconloss.models, counted: a 256-way categorical decoder on MNIST has
+The architectures of reconloss.training.models, counted: a 256-way categorical decoder on MNIST has
 about 103M parameters per run (its last layer alone is 512 x 256 x 784), 2.2G for a pack
 of 21, while a Bernoulli MLP has 1M. A fixed memory request per run either kills the first
 or wastes the cluster on the second. Torch-free, because the Snakefile plans with it; a test
@@ -9,7 +9,7 @@ holds these counts to the real modules of every likelihood and architecture.
 
 import math
 
-#: data shape (C, H, W) per dataset, as reconloss.data's registry has it (tested).
+#: data shape (C, H, W) per dataset, as reconloss.data.datasets's registry has it (tested).
 DATA_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 #: decoder channels per data channel where not 1 (channels_per_data_channel of the likelihood classes).
 _CHANNELS_PER_DATA_CHANNEL = {"gaussian_predicted_pixel": 2, "truncated_gaussian": 2, "beta": 2,
@@ -60,6 +60,6 @@ def train_host_mb(parameters, runs, on_cpu) -> int:
     On a CPU every run's state lives in host memory: parameters, gradients, Adam's two moments
     and the copy of the parameters at the start of the epoch (5 numbers each), plus one run's
     checkpoint (parameters and moments) while it is written. On a GPU only that checkpoint is
-    on the host (reconloss.train writes them one run at a time)."""
+    on the host (reconloss.training.train writes them one run at a time)."""
     numbers = (5 * runs if on_cpu else 0) * parameters + 3 * parameters
     return math.ceil(numbers * FLOAT / 1e6)

@@ -8,7 +8,7 @@ KL to N(0, I) taken analytically and summed over latent dimensions.
 import torch
 from torch import nn
 
-from reconloss.models import build_networks
+from reconloss.training.models import build_networks
 
 
 class VAE(nn.Module):

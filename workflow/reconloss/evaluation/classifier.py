@@ -34,7 +34,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from reconloss import io
-from reconloss.device import resolve_device
+from reconloss.training.device import resolve_device
 from reconloss.settings import CLASSIFIER_RECIPES, defaults
 
 log = logging.getLogger(__name__)
@@ -219,8 +219,8 @@ def main(argv):
     p.add_argument("--settings", default="{}", help="JSON: epochs, batch_size, lr, seed, device, arch, ...")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from reconloss.data import load_dataset
-    from reconloss.fid import feature_stats
+    from reconloss.data.datasets import load_dataset
+    from reconloss.evaluation.fid import feature_stats
 
     settings = json.loads(args.settings)
     device = resolve_device(settings.get("device", "auto"))
@@ -246,7 +246,7 @@ def main(argv):
     }
     if settings.get("inception_weights"):
         # Optional Inception FID (CIFAR-10): the test set's statistics under pytorch-fid's network.
-        from reconloss.fid import inception_features, load_inception
+        from reconloss.evaluation.fid import inception_features, load_inception
 
         net = load_inception(settings["inception_weights"], device, dims=int(settings.get("inception_dims", 2048)))
         imu, isigma = feature_stats(inception_features(net, data["test_x"].float() / float(data["scale"])))

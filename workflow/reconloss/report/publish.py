@@ -10,7 +10,7 @@ markers: each claim's verdict per dataset, linked to the figure that shows it,
 so the README's claims table is never typed by hand. It also copies the
 analytic figures and tables (docs/study/analytic/) and writes
 docs/study/README.md, the index: each figure with one line on what it shows
-(reconloss.figures.catalogue) and the claims it backs, the post's figures
+(reconloss.report.figures.catalogue) and the claims it backs, the post's figures
 first, and the key of the labels' colours, markers and line styles.
 
 Each dataset's folder stands on its own: the claims study runs one dataset at a
@@ -30,8 +30,12 @@ from pathlib import Path
 
 import yaml
 
-from reconloss import analytic, claims, config_check, generate, tables
-from reconloss.figures import FIGURES, catalogue, style
+from reconloss import analytic, claims
+
+from reconloss.plan import config_check, generate, runs
+
+from reconloss.report import tables
+from reconloss.report.figures import FIGURES, catalogue, style
 from reconloss.io import atomic_path
 
 
@@ -381,7 +385,7 @@ def study_docs(config_files, results, out, repo=".", readme=None):
 
     src = sources(results, config)
     summary = pd.read_csv(src["tables"] / "summary.csv")
-    specs = claims.specs_for(config)
+    specs = runs.specs_for(config)
     written = []
     for dataset in config["datasets"]:
         target = out / dataset

@@ -1,6 +1,6 @@
 """What CUDA-graph capture forbids, found on any device: a TorchDispatchMode that watches every op.
 
-A training step (reconloss.step) is captured once as a CUDA graph and replayed; capture
+A training step (reconloss.training.step) is captured once as a CUDA graph and replayed; capture
 fails, or silently records the wrong thing, on ops that need the host mid-step. Those ops
 are visible below autograd and vmap, at the ATen level, whatever device the step runs on,
 so a CPU run of one step under `CaptureHazards` finds them before any GPU does:
@@ -19,7 +19,7 @@ so a CPU run of one step under `CaptureHazards` finds them before any GPU does:
 
 Why a dispatch mode and not a capture on a GPU: it runs in every CPU test run, names the
 op and the hazard, and needs no GPU. It cannot see Python-level state baked into a graph
-(a Python float that changes between steps); reconloss.step compares a replay with an
+(a Python float that changes between steps); reconloss.training.step compares a replay with an
 eager step for that.
 """
 

@@ -11,16 +11,16 @@ below its limit has settled; one that ends above it has not, and its claims say
 "inconclusive".
 """
 
-from reconloss.figures.facets import FIGURE_WIDTH, PANEL_HEIGHT, label_handles, panel_title, side_legend
-from reconloss.figures.helpers import empty_figure
-from reconloss.figures.style import MAX_PER_PANEL, panels
+from reconloss.report.figures.facets import FIGURE_WIDTH, PANEL_HEIGHT, label_handles, panel_title, side_legend
+from reconloss.report.figures.helpers import empty_figure
+from reconloss.report.figures.style import MAX_PER_PANEL, panels
 
 
 def changes(df, runs, column="loss"):
     """{label: {epoch: largest change per epoch over the label's finished runs}} from their log.csv.
 
     column "loss": |L_e − L_{e−1}| / |L_e|, the change relative to the level; "sigma_mean": |log σ_e −
-    log σ_{e−1}|, the change of log σ (as reconloss.settling measures its trends)."""
+    log σ_{e−1}|, the change of log σ (as reconloss.evaluation.settling measures its trends)."""
     import numpy as np
 
     out = {}

@@ -13,13 +13,13 @@ a result.
 import argparse
 import json
 
-from reconloss.figures.data import Runs, load_summary
-from reconloss.figures.evaluation import fig_dynamic_range, fig_fid_bernoulli_vs_cb, fig_fid_vs_beta
-from reconloss.figures.helpers import empty_figure, likelihood_order, save
-from reconloss.figures.sheets import fig_cb_image, fig_reconstructions, fig_samples
-from reconloss.figures.style import styles_of
-from reconloss.figures.settling import fig_settling
-from reconloss.figures.training import fig_divergence, fig_sigma
+from reconloss.report.figures.data import Runs, load_summary
+from reconloss.report.figures.evaluation import fig_dynamic_range, fig_fid_bernoulli_vs_cb, fig_fid_vs_beta
+from reconloss.report.figures.helpers import empty_figure, likelihood_order, save
+from reconloss.report.figures.sheets import fig_cb_image, fig_reconstructions, fig_samples
+from reconloss.report.figures.style import styles_of
+from reconloss.report.figures.settling import fig_settling
+from reconloss.report.figures.training import fig_divergence, fig_sigma
 # The figure settings and their defaults, defined once in reconloss.settings.Figures.
 from reconloss.settings import FIGURE_SETTINGS as DEFAULT_SETTINGS
 

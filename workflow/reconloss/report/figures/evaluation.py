@@ -3,16 +3,16 @@
 FID against β (which likelihood gives the best samples, and at which β), the
 Bernoulli against the continuous Bernoulli (the post's comparison, alone in its
 figure), and the dynamic range of reconstructions. The grid's figures have one
-panel per family (reconloss.figures.facets) with every label in its one style
-(reconloss.figures.style); every panel shares the y range so families can be
+panel per family (reconloss.report.figures.facets) with every label in its one style
+(reconloss.report.figures.style); every panel shares the y range so families can be
 compared across panels. Each builder takes one dataset's rows of the summary
-and returns a figure; reconloss.figures registers and saves them.
+and returns a figure; reconloss.report.figures registers and saves them.
 """
 
 import math
 
-from reconloss.figures.facets import facet_figure, label_handles, only_bottom_xlabel, panel_title, side_legend
-from reconloss.figures.helpers import (
+from reconloss.report.figures.facets import facet_figure, label_handles, only_bottom_xlabel, panel_title, side_legend
+from reconloss.report.figures.helpers import (
     FID_LABEL, beta_axis, diverged_marks, empty_figure, placeholder, plain_log_ticks, seed_note,
     seed_band, seed_stats,
 )

@@ -1,14 +1,14 @@
 """Figures of many labels as one panel per family, each with its own legend.
 
 A panel of two dozen lines cannot be read; a column of panels, one per family
-(reconloss.figures.style.panels), each with at most eight labels and its legend
+(reconloss.report.figures.style.panels), each with at most eight labels and its legend
 beside it, can be at the README's width (about 900 pixels: the figure is
 FIGURE_WIDTH inches wide, so a panel is more than half of that).
 """
 
 import math
 
-from reconloss.figures.style import panels
+from reconloss.report.figures.style import panels
 
 FIGURE_WIDTH = 9.5  # inches; with the legend outside, the PNG shows at about 900 px in a README
 PANEL_HEIGHT = 2.2  # inches, enough for a legend of MAX_PER_PANEL entries at LEGEND_SIZE

@@ -1,8 +1,8 @@
 """Training of a pack of beta-VAE runs: fast, resumable, and divergence as a result.
 
 A pack is K runs that share a dataset, a likelihood label and an architecture and differ
-in beta and seed; they train together as one stacked model (reconloss.stack), one step
-for all of them (reconloss.step). A run is still the unit of results: each member keeps
+in beta and seed; they train together as one stacked model (reconloss.training.stack), one step
+for all of them (reconloss.training.step). A run is still the unit of results: each member keeps
 its own initialisation, data order and noise (from its seed), beta, Adam state, gradient
 clipping and divergence, and writes model.pt, log.csv, status.json and checkpoint.pt in
 its own folder exactly as a run trained alone. One run is a pack of one.
@@ -31,11 +31,11 @@ from pathlib import Path
 
 import torch
 
-from reconloss import packs
-from reconloss.device import configure, resolve_device
+from reconloss.training import packs
+from reconloss.training.device import configure, resolve_device
 from reconloss.io import atomic_path, read_json, torch_save, write_json
 from reconloss.settings import defaults
-from reconloss.vae import build_vae
+from reconloss.training.vae import build_vae
 
 BASE_COLUMNS = ["epoch", "loss", "nll", "kl", "seconds", "images_per_second"]
 #: Settings that may differ between the members of one pack; everything else must agree.
@@ -182,8 +182,8 @@ class _Progress:
 
 def _train_stack(members, x, scale, data_shape, x01, epochs):
     """Train members that all stand at the same epoch as one stack, until each is finished."""
-    from reconloss.stack import StackedVAE
-    from reconloss.step import PackEpochs
+    from reconloss.training.stack import StackedVAE
+    from reconloss.training.step import PackEpochs
 
     tr = _train_settings(members[0].settings)
     stack = StackedVAE([m.settings for m in members], data_shape, x.device, x01)

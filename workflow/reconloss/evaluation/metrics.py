@@ -1,13 +1,13 @@
-"""Every metric of one trained run: one flat row of the summary, and its images.
+"""Every metric of one trained run, computed in three passes over the test set and the prior.
 
 The data convention (levels k, x = k / scale * data_range) and what bits per
-dimension mean are written once, in reconloss.bits. What each number means (all
+dimension mean are written once, in reconloss.evaluation.bits. What each number means (all
 on the test set):
 
 - nll, kl, elbo: per image, in nats, on the test data exactly as training saw it
   (x = k / scale * data_range), one posterior sample per image; elbo = -(nll + kl),
   with beta = 1 whatever the run's beta (it is the bound, not the training loss).
-- iw_ll, iw_bpd, bpd: see reconloss.bits; null for non-densities (valid_density
+- iw_ll, iw_bpd, bpd: see reconloss.evaluation.bits; null for non-densities (valid_density
   false). iw_bpd is the one bits/dim column of the summary: an upper bound on bits
   per subpixel of the quantised data, the same quantity for every valid likelihood;
   bpd (the k-sample ELBO's, >= iw_bpd) stays in metrics.json only.
@@ -32,17 +32,17 @@ on the test set):
   values), averaged over pixels.
 - sigma_mean: lik.stats' sigma_mean averaged over the test set, null without one.
 - sharpness_data, sharpness_mean, sharpness_param: mean squared difference between
-  neighbouring pixels (reconloss.levels.sharpness_sum) of the test images, of their
+  neighbouring pixels (reconloss.evaluation.levels.sharpness_sum) of the test images, of their
   expected-value and of their parameter-image reconstructions: a parameter image
   sharper than the data it reconstructs is over-sharpened.
 - fid_stretched, fid_squeezed: the sample FID of the same decoded expected values
-  with only their levels changed (reconloss.levels): stretched from the run's own
+  with only their levels changed (reconloss.evaluation.levels): stretched from the run's own
   reconstruction range (recon_p01..recon_p99) onto the data's (data_p01..data_p99),
   and squeezed from [0, 1] into the range a default continuous Bernoulli's expected
   value can reach (0.1085..0.8915). They tell whether FID sees desaturation.
 - loss_trend, sigma_trend: how much the training loss and log σ still moved per epoch
-  over the last epochs of log.csv (reconloss.settling); null with too few epochs.
-- outcome: ok, collapsed or diverged (reconloss.outcome); status stays training's.
+  over the last epochs of log.csv (reconloss.evaluation.settling); null with too few epochs.
+- outcome: ok, collapsed or diverged (reconloss.evaluation.outcome); status stays training's.
 
 Randomness (posterior samples, dequantization noise, prior samples) comes from
 generators seeded from the run's seed, so the numbers repeat on a CPU. A run
@@ -50,26 +50,20 @@ that diverged in training gets its row (status diverged, metrics null) and
 placeholder images; evaluation never fails the workflow for it.
 """
 
-import argparse
-import json
+
 import logging
 import math
-import time
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from reconloss import io, packs
-from reconloss.bits import bits_per_dim, dequantize, importance_weighted  # noqa: F401 (tests use both)
-from reconloss.device import resolve_device
-from reconloss.levels import cb_mean_range, remap, sharpness_sum
-from reconloss.settling import read_trends
+from reconloss.evaluation.bits import bits_per_dim
+from reconloss.evaluation.levels import cb_mean_range, remap, sharpness_sum
+from reconloss.settings import EVAL_DEFAULTS
 
 log = logging.getLogger(__name__)
 
-# The defaults of the `evaluate` settings, defined once in reconloss.settings.Evaluate.
-from reconloss.settings import EVAL_DEFAULTS  # noqa: E402
 METRIC_KEYS = ["nll", "kl", "elbo", "bpd", "iw_ll", "iw_bpd", "fid", "fid_param", "fid_recon", "mse_mean",
                "mse_param", "rmse", "black_level", "white_level", "param_black_level", "param_white_level",
                "data_black_level", "data_white_level", "recon_p01", "recon_p99", "data_p01", "data_p99",
@@ -81,7 +75,7 @@ WHITE = 0.99
 
 
 def _gen(device, seed, stream):
-    from reconloss.step import derived_seed
+    from reconloss.training.step import derived_seed
 
     return torch.Generator(device=device).manual_seed(derived_seed(seed, 0, f"evaluate/{stream}"))
 
@@ -126,60 +120,13 @@ def _finite_or_none(v):
 
 
 def _fid_or_none(feats, mu_ref, sigma_ref, what):
-    from reconloss.fid import check_sample_size, feature_stats, frechet_distance
+    from reconloss.evaluation.fid import check_sample_size, feature_stats, frechet_distance
 
     if feats is None or len(feats) < 2 or not torch.isfinite(feats).all():
         log.warning("%s: non-finite or too few features, FID is null", what)
         return None
     check_sample_size(len(feats), feats.shape[1], what)
     return _finite_or_none(frechet_distance(*feature_stats(feats), mu_ref, sigma_ref))
-
-
-def _placeholder(path, text="diverged", size=(256, 64)):
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", size, (255, 255, 255))
-    ImageDraw.Draw(img).text((10, size[1] // 2 - 6), text, fill=(200, 0, 0))
-    with io.atomic_path(path) as tmp:
-        img.save(tmp, format="PNG")
-
-
-def _save_grid(path, images, nrow, min_size=32):
-    """A grid PNG; small images (digits' 8x8) are enlarged by whole pixels to stay legible."""
-    from torchvision.utils import save_image
-
-    factor = max(1, min_size // images.shape[-1])
-    if factor > 1:
-        images = torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest")
-    with io.atomic_path(path) as tmp:
-        save_image(images.clamp(0, 1), tmp, nrow=nrow, padding=1, pad_value=0.5, format="png")
-
-
-def base_row(settings, status, classifier_dir):
-    from reconloss.likelihoods import LIKELIHOODS
-
-    name = settings.get("likelihood_name")
-    cls = LIKELIHOODS.get(name)
-    feature_dim = None
-    cm = Path(classifier_dir) / "metrics.json"
-    if cm.exists():
-        feature_dim = io.read_json(cm).get("feature_dim")
-    ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
-    return {
-        "dataset": settings.get("dataset"), "likelihood": settings.get("likelihood"), "likelihood_name": name,
-        "beta": settings.get("beta"), "seed": settings.get("seed"), "status": status.get("status"),
-        "outcome": status.get("status"),
-        "diverged_epoch": status.get("diverged_epoch"), "diverged_step": status.get("diverged_step"),
-        "valid_density": bool(getattr(cls, "valid_density", True)), "epochs": status.get("epochs_completed"),
-        "train_seconds": status.get("train_seconds"), "iw_k": int(ev["iw_samples"]),
-        "fid_samples": int(ev["fid_samples"]), "feature_dim": feature_dim,
-        **{k: None for k in METRIC_KEYS},
-    }
-
-
-def with_trends(row, run_dir):
-    """The row with loss_trend and sigma_trend of the run's log.csv (reconloss.settling)."""
-    return {**row, **read_trends(Path(run_dir) / "log.csv")}
 
 
 def data_range_of(settings):
@@ -198,29 +145,39 @@ def mass_outside(lik, out, x, data_range=1.0):
     return float((ndtr(-mu / sigma) + ndtr((mu - data_range) / sigma)).sum())
 
 
+@dataclass
+class Run:
+    """What every pass reads: the trained VAE, the test data as trained, the settings and the FID networks."""
+
+    vae: object
+    data: dict
+    settings: dict
+    extractor: object
+    test_stats: tuple
+    inception: object = None
+    inception_stats: tuple = None
+
+    def __post_init__(self):
+        self.ev = {**EVAL_DEFAULTS, **(self.settings.get("evaluate") or {})}
+        self.seed = int(self.settings.get("seed", 0))
+        self.lik = self.vae.likelihood
+        self.device = next(self.vae.parameters()).device
+        self.x_int, self.y = self.data["test_x"].to(self.device), self.data["test_y"]
+        self.scale = float(self.data["scale"])
+        self.rng = data_range_of(self.settings)
+        self.n, self.shape = len(self.x_int), tuple(self.x_int.shape[1:])
+        self.d = math.prod(self.shape)
+        self.bs = int(self.ev["batch_size"])
+
+
 @torch.no_grad()
-def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, inception_stats=None):
-    """(metrics, images, extras) of a trained VAE; see the module docstring for definitions.
-
-    extractor: classifier features of images in [0,1]; test_stats: (mu, sigma) of the
-    test set's features; inception / inception_stats: the optional Inception network
-    and the test set's statistics under it.
-    """
-    from reconloss.outcome import outcome
-
-    ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
-    seed = int(settings.get("seed", 0))
-    lik = vae.likelihood
-    device = next(vae.parameters()).device
-    x_int, y = data["test_x"].to(device), data["test_y"]
-    scale = float(data["scale"])
-    rng = data_range_of(settings)
-    n, shape = len(x_int), tuple(x_int.shape[1:])
-    d = math.prod(shape)
-    bs = int(ev["batch_size"])
+def test_pass(r):
+    """The test set as trained: NLL and KL, reconstructions (their error, levels, sharpness, FID), latents.
+    Returns (metrics, Inception features of the reconstructions or None)."""
+    vae, lik, device, x_int, scale, rng, n, d, bs, seed = (r.vae, r.lik, r.device, r.x_int, r.scale, r.rng, r.n,
+                                                           r.d, r.bs, r.seed)
+    extractor, test_stats, inception = r.extractor, r.test_stats, r.inception
     m = {}
-
-    # --- test pass on the data as trained: NLL/KL, reconstructions, latents ------------
     g_post = _gen(device, seed, "posterior")
     keys = ("nll", "kl", "se_mean", "se_param", "black", "white", "param_black", "param_white", "outside",
             "sharp_data", "sharp_mean", "sharp_param")
@@ -258,7 +215,7 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
         recon_feats.append(extractor(rec).float().cpu())
         recon_vals.append(rec.flatten().float().cpu())
         if inception is not None:
-            from reconloss.fid import inception_features
+            from reconloss.evaluation.fid import inception_features
 
             inc_recon.append(inception_features(inception, rec).cpu())
     m["nll"], m["kl"] = sums["nll"] / n, sums["kl"] / n
@@ -282,17 +239,23 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
     m["sigma_mean"] = sigma_sum / sigma_n if sigma_n else None
     m["fid_recon"] = _fid_or_none(torch.cat(recon_feats), *test_stats, "reconstruction FID")
     del recon_vals
+    return m, (torch.cat(inc_recon) if inception is not None else None)
 
-    # --- bits per dimension of the levels (valid likelihoods only; reconloss.bits) --------------
-    m.update(bits_per_dim(vae, x_int, scale, int(ev["iw_samples"]), bs, _gen(device, seed, "dequantize"),
-                          _gen(device, seed, "iw"), rng))
 
-    # --- samples from the prior: sample FID of expected values and of parameter images ---------
+@torch.no_grad()
+def prior_pass(r, m):
+    """Decoded prior samples: the sample FID of expected values, of parameter images and of the same
+    samples with only their levels changed (`m` holds the test pass's percentiles), and their spread.
+    Returns (metrics, kept samples, Inception features of the samples or None)."""
+    vae, lik, device, rng, bs, ev = r.vae, r.lik, r.device, r.rng, r.bs, r.ev
+    extractor, test_stats, inception = r.extractor, r.test_stats, r.inception
+    shape, seed = r.shape, r.seed
+    m = dict(m)
     g_prior = _gen(device, seed, "prior")
     n_s = int(ev["fid_samples"])
     keep = max(int(ev["n_images"]), int(ev["n_sample_grid"]))
     sample_feats, param_feats, kept, inc_samples = [], [], [], []
-    # Level interventions (reconloss.levels): the same samples, only their levels changed.
+    # Level interventions (reconloss.evaluation.levels): the same samples, only their levels changed.
     interventions = {"stretched": ((m["recon_p01"], m["recon_p99"]), (m["data_p01"], m["data_p99"])),
                      "squeezed": ((0.0, 1.0), cb_mean_range())}
     level_feats = {key: [] for key in interventions}
@@ -312,7 +275,7 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
         if sum(len(t) for t in kept) < keep:
             kept.append(s.float().cpu())
         if inception is not None:
-            from reconloss.fid import inception_features
+            from reconloss.evaluation.fid import inception_features
 
             inc_samples.append(inception_features(inception, s).cpu())
     m["fid"] = _fid_or_none(torch.cat(sample_feats) if sample_feats else None, *test_stats, "sample FID")
@@ -324,134 +287,39 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
         var = (s_sq - s_sum.square() / n_s) / (n_s - 1)
         m["sample_spread"] = float(var.clamp_min(0).sqrt().mean())
     samples = torch.cat(kept)[:keep] if kept else torch.zeros(0, *shape)
+    return m, samples, (torch.cat(inc_samples) if inception is not None else None)
 
+
+@torch.no_grad()
+def showcase(r, samples):
+    """The showcase test images (showcase_indices) with their expected-value and parameter reconstructions."""
+    idx = showcase_indices(r.data["test_x"], r.y, r.scale, int(r.ev["n_images"]))
+    x01 = r.x_int[idx.to(r.device)].float() / r.scale
+    mu, _ = r.vae.encode(x01 * r.rng)
+    out_mu = r.vae.decode(mu)
+    return {"indices": idx, "original": x01.cpu(), "param": (r.lik.param_image(out_mu) / r.rng).float().cpu(),
+            "mean": (r.lik.mean(out_mu) / r.rng).float().cpu(), "sample_mean": samples[:len(idx)].clone()}
+
+
+def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, inception_stats=None):
+    """(metrics, images, extras) of a trained VAE; see the module docstring for definitions.
+
+    extractor: classifier features of images in [0,1]; test_stats: (mu, sigma) of the
+    test set's features; inception / inception_stats: the optional Inception network
+    and the test set's statistics under it.
+    """
+    from reconloss.evaluation.outcome import outcome
+
+    r = Run(vae, data, settings, extractor, test_stats, inception, inception_stats)
+    m, inc_recon = test_pass(r)
+    # bits per dimension of the levels (valid likelihoods only; reconloss.evaluation.bits)
+    with torch.no_grad():
+        m.update(bits_per_dim(vae, r.x_int, r.scale, int(r.ev["iw_samples"]), r.bs, _gen(r.device, r.seed, "dequantize"),
+                              _gen(r.device, r.seed, "iw"), r.rng))
+    m, samples, inc_samples = prior_pass(r, m)
     if inception is not None:
-        m["fid_inception"] = _fid_or_none(torch.cat(inc_samples), *inception_stats, "Inception sample FID")
-        m["fid_inception_recon"] = _fid_or_none(torch.cat(inc_recon), *inception_stats, "Inception recon FID")
+        m["fid_inception"] = _fid_or_none(inc_samples, *inception_stats, "Inception sample FID")
+        m["fid_inception_recon"] = _fid_or_none(inc_recon, *inception_stats, "Inception recon FID")
     m = {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in m.items()}
     m["outcome"] = outcome({"status": "ok", **m})
-
-    # --- showcase images -------------------------------------------------------------------------
-    idx = showcase_indices(data["test_x"], y, scale, int(ev["n_images"]))
-    x01 = x_int[idx.to(device)].float() / scale
-    mu, _ = vae.encode(x01 * rng)
-    out_mu = vae.decode(mu)
-    images = {"indices": idx, "original": x01.cpu(), "param": (lik.param_image(out_mu) / rng).float().cpu(),
-              "mean": (lik.mean(out_mu) / rng).float().cpu(), "sample_mean": samples[:len(idx)].clone()}
-    return m, images, {"samples_grid": samples[:int(ev["n_sample_grid"])]}
-
-
-def _data_shape(run_dir, data_path):
-    try:
-        return tuple(torch.load(Path(run_dir) / "model.pt", map_location="cpu", weights_only=True)["data_shape"])
-    except (FileNotFoundError, KeyError, RuntimeError):
-        from reconloss.data import data_shape, load_dataset
-
-        return data_shape(load_dataset(data_path))
-
-
-def _inception_setup(ev, data, classifier_dir, device):
-    """(network, (mu, sigma) of the test set) when evaluate.inception_weights names a file, else (None, None).
-
-    The test statistics come from classifier_dir/inception_stats.npz when the
-    classifier rule wrote them, otherwise they are computed here.
-    """
-    path = ev.get("inception_weights")
-    if not path:
-        return None, None
-    from reconloss.fid import feature_stats, inception_features, load_inception
-
-    net = load_inception(path, device, dims=int(ev["inception_dims"]))
-    cached = Path(classifier_dir) / "inception_stats.npz"
-    if cached.exists():
-        st = np.load(cached)
-        if st["mu"].shape == (int(ev["inception_dims"]),):
-            return net, (st["mu"], st["sigma"])
-    x = data["test_x"].float() / float(data["scale"])
-    return net, feature_stats(inception_features(net, x))
-
-
-def _write_outputs(run_dir, row, images, grid, n_cols):
-    run_dir = Path(run_dir)
-    io.torch_save(images, run_dir / "images.pt")
-    if len(images["original"]):
-        rows = torch.cat([images["original"], images["mean"], images["param"]])
-        _save_grid(run_dir / "reconstructions.png", rows, nrow=len(images["original"]))
-    else:
-        _placeholder(run_dir / "reconstructions.png", f"{row['status']}: no reconstructions")
-    if len(grid):
-        _save_grid(run_dir / "samples.png", grid, nrow=max(1, min(n_cols, len(grid))))
-    else:
-        _placeholder(run_dir / "samples.png", f"{row['status']}: no samples")
-    io.write_json(run_dir / "metrics.json", row)
-
-
-def _load_shared(data_path, classifier_dir, ev):
-    """What every run of a pack is evaluated against, loaded once: test data, classifier, statistics."""
-    from reconloss.classifier import load_feature_extractor
-    from reconloss.data import load_dataset
-
-    device = resolve_device(ev["device"])
-    data = load_dataset(data_path)
-    data = {k: data[k] for k in ("name", "test_x", "test_y", "scale", "classes")}
-    extractor = load_feature_extractor(classifier_dir, device)
-    st = np.load(Path(classifier_dir) / "test_stats.npz")
-    inception, inception_stats = _inception_setup(ev, data, classifier_dir, device)
-    return {"device": device, "data": data, "extractor": extractor, "test_stats": (st["mu"], st["sigma"]),
-            "inception": inception, "inception_stats": inception_stats}
-
-
-def evaluate_run(data_path, run_dir, classifier_dir, settings, shared=None) -> dict:
-    """Evaluate one run; write metrics.json, images.pt, reconstructions.png, samples.png; return the row.
-    `shared` is what _load_shared returns, when a pack's runs are evaluated together."""
-    t0 = time.perf_counter()
-    run_dir, classifier_dir = Path(run_dir), Path(classifier_dir)
-    status = io.read_json(run_dir / "status.json")
-    row = base_row(settings, status, classifier_dir)
-    ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
-    if status.get("status") != "ok":
-        shape = _data_shape(run_dir, data_path)
-        empty = torch.zeros(0, *shape)
-        images = {"indices": torch.zeros(0, dtype=torch.int64), "original": empty, "param": empty.clone(),
-                  "mean": empty.clone(), "sample_mean": empty.clone()}
-        row["eval_seconds"] = time.perf_counter() - t0
-        _write_outputs(run_dir, row, images, empty, 8)
-        log.info("%s: %s run, metrics null", run_dir, status.get("status"))
-        return row
-
-    from reconloss.train import load_trained
-
-    row = with_trends(row, run_dir)
-    torch.distributions.Distribution.set_default_validate_args(False)
-    shared = shared or _load_shared(data_path, classifier_dir, ev)
-    torch.manual_seed(int(settings.get("seed", 0)))
-    vae, _, _ = load_trained(run_dir, shared["device"])
-    m, images, extra = compute_metrics(vae, shared["data"], settings, shared["extractor"], shared["test_stats"],
-                                       shared["inception"], shared["inception_stats"])
-    row.update(m)
-    row["eval_seconds"] = time.perf_counter() - t0
-    _write_outputs(run_dir, row, images, extra["samples_grid"], 8)
-    log.info("%s: %s", run_dir, json.dumps({k: row[k] for k in ("elbo", "iw_bpd", "fid", "fid_recon")}))
-    return row
-
-
-def evaluate_pack(data_path, runs, classifier_dir) -> list:
-    """Evaluate the runs [(run_dir, settings), ...] of one pack, loading data and classifier once."""
-    shared, rows = None, []
-    for i, (run_dir, settings) in enumerate(runs):
-        if shared is None and io.read_json(Path(run_dir) / "status.json").get("status") == "ok":
-            shared = _load_shared(data_path, classifier_dir, {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})})
-        rows.append(evaluate_run(data_path, run_dir, classifier_dir, settings, shared))
-        log.info("evaluated %d/%d runs", i + 1, len(runs))
-    return rows
-
-
-def main(argv):
-    p = argparse.ArgumentParser(prog="reconloss evaluate", description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="results/data/{dataset}.pt")
-    p.add_argument("--classifier-dir", required=True, help="results/classifier/{dataset}")
-    packs.add_arguments(p)
-    args = p.parse_args(argv)
-    runs = packs.runs_from(p, args)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    evaluate_pack(args.data, runs, args.classifier_dir)
+    return m, showcase(r, samples), {"samples_grid": samples[:int(r.ev["n_sample_grid"])]}

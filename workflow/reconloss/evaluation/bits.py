@@ -49,7 +49,7 @@ def importance_weighted(vae, y, k, generator=None):
 
 def iw_from_noise(vae, y, eps, posterior=None):
     """importance_weighted given its standard normal noise eps (B, k, L): no random numbers and
-    no host sync inside, so a GPU runs it as queued kernels (reconloss.capture_hazards checks it).
+    no host sync inside, so a GPU runs it as queued kernels (reconloss.training.capture_hazards checks it).
     `posterior`: (mu, logvar) of q(z|y) when already computed."""
     log2pi = math.log(2 * math.pi)
     mu, logvar = vae.encode(y) if posterior is None else posterior

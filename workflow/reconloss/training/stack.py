@@ -16,7 +16,7 @@ batched layers (measured with one thread; on a GPU a CUDA graph removes the diff
 
 Nothing mixes members: every op is batched along the member axis, the loss handed to
 backward is the sum of the members' losses (whose gradient with respect to each member's
-loss is exactly 1), and the per-member steps (clipping, masking) live in reconloss.optim.
+loss is exactly 1), and the per-member steps (clipping, masking) live in reconloss.training.optim.
 So a member trains exactly as it would alone, up to the kernels' floating-point order.
 """
 
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from reconloss.vae import build_vae
+from reconloss.training.vae import build_vae
 
 
 def _stacked_layers(seq, prefix, params, h, grouped=None):

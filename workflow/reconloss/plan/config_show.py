@@ -1,6 +1,6 @@
 """`python -m reconloss config-show`: the effective configuration, each value with its source.
 
-Kept apart from the plan-time check (reconloss.config_check), which Snakemake
+Kept apart from the plan-time check (reconloss.plan.config_check), which Snakemake
 imports at every start: this is what a person runs to see which file, --set or
 default each value comes from.
 """
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from reconloss import settings as S
-from reconloss.config_check import ConfigError, _deep_update, check, effective, message
+from reconloss.plan.config_check import ConfigError, _deep_update, check, effective, message
 
 
 def _leaves(node, path=()):

@@ -6,24 +6,13 @@ claims need is trained once, for the larger of their epoch counts; the
 configuration's `claims.max_epochs` caps every count (a cut-down run).
 """
 
-from reconloss.claims.claim import spec_of
+from reconloss.claims import CLAIMS, grid_specs
+from reconloss.claims.claim import selected, spec_of
 
 
 def beta_label(beta):
     """The canonical text of a β in paths, as the grid writes it: 1 -> '1', 0.1 -> '0.1'."""
     return f"{float(beta):g}"
-
-
-def selected(claims, only=None):
-    """The claims listed in `only` (ids; None: all), in registry order; an unknown id is an error naming it."""
-    if only is None:
-        return list(claims)
-    known = {c.id for c in claims}
-    unknown = [c for c in only if c not in known]
-    if unknown:
-        raise ValueError(f"claims.only: unknown claim(s) {', '.join(map(repr, unknown))}; known: "
-                         f"{', '.join(sorted(known))}")
-    return [c for c in claims if c.id in set(only)]
 
 
 def plan(claims, config):
@@ -44,3 +33,9 @@ def plan(claims, config):
 def packs(plan_):
     """[(dataset, label, β label)]: one pack per cell, its members the claims' seeds."""
     return [(d, label, b) for d, labels in plan_.items() for label, entry in labels.items() for b in entry["epochs"]]
+
+
+def specs_for(config):
+    """{label: spec} of every label a configuration runs: the grid's labels and the claims' own."""
+    claim_specs = {label: entry["spec"] for labels in plan(CLAIMS, config).values() for label, entry in labels.items()}
+    return {**claim_specs, **grid_specs(config)}

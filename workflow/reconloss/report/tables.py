@@ -19,7 +19,7 @@ from reconloss.io import atomic_path, read_json
 KEY_COLUMNS = ["dataset", "likelihood", "beta", "seed", "status", "fid"]
 
 #: Metric keys in the order evaluate documents them (contract), after KEY_COLUMNS. One bits/dim
-#: column, iw_bpd (reconloss.bits: the same bound for every valid likelihood, null otherwise).
+#: column, iw_bpd (reconloss.evaluation.bits: the same bound for every valid likelihood, null otherwise).
 METRIC_COLUMNS = [
     "outcome", "likelihood_name", "diverged_epoch", "diverged_step", "valid_density", "epochs", "train_seconds",
     "nll", "kl", "elbo", "iw_ll", "iw_bpd", "iw_k", "fid_param", "fid_recon", "fid_samples",
@@ -58,10 +58,10 @@ def load_metrics(paths):
 def summary_frame(rows):
     """One row per run, KEY_COLUMNS first, then the contract's metrics, then any extra keys.
 
-    A row without an outcome (metrics written before it existed) gets it from reconloss.outcome."""
+    A row without an outcome (metrics written before it existed) gets it from reconloss.evaluation.outcome."""
     import pandas as pd
 
-    from reconloss.outcome import outcome
+    from reconloss.evaluation.outcome import outcome
 
     extra = sorted({k for row in rows for k in row} - set(KEY_COLUMNS) - set(METRIC_COLUMNS) - OMITTED)
     columns = KEY_COLUMNS + METRIC_COLUMNS + extra

@@ -1,6 +1,6 @@
 """The optimiser step of a pack: Adam, per-member gradient clipping, and freezing diverged members.
 
-Every parameter of a pack carries a leading member axis (reconloss.stack), so one
+Every parameter of a pack carries a leading member axis (reconloss.training.stack), so one
 elementwise Adam updates all members at once exactly as K separate optimisers would.
 What is not elementwise is done per member here: the gradient norm (clipping and the
 divergence test use each member's own norm) and the mask that freezes a member from the

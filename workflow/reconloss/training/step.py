@@ -22,7 +22,7 @@ import sys
 
 import torch
 
-from reconloss.optim import Adam, clip_and_mask, member_grad_norms
+from reconloss.training.optim import Adam, clip_and_mask, member_grad_norms
 
 
 def _capture_graph(fn, device, pool):

@@ -1,0 +1,1 @@
+"""The data sets: download or load, verify, cache as tensors."""

@@ -1,0 +1,1 @@
+"""Reporting: tables, figures and the published docs/study."""
