@@ -63,7 +63,7 @@ CONFIG ?= config.yaml
 config-show: setup  ## the effective configuration of CONFIG (default config.yaml), each value with its source
 	$(PY) -m reconloss config-show $(CONFIG)
 
-generate: setup  ## after adding a setting or a likelihood: the schema, README table and likelihood option table
+generate: setup  ## after adding a setting or a likelihood: the schema, the tables of docs/configuration.md, the likelihood option table
 	$(PY) -m reconloss generate
 
 lint: setup

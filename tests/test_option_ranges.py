@@ -151,8 +151,8 @@ def test_the_constructor_accepts_the_edge_values(name, key, value):
     make_likelihood(name, data_shape=(1, 4, 4), **{key: value})
 
 
-def test_readme_option_table_shows_every_range():
-    readme = (REPO / "README.md").read_text()
+def test_configuration_option_table_shows_every_range():
+    doc = (REPO / "docs" / "configuration.md").read_text()
     for (name, key), (_, _, text) in RANGES.items():
         assert any(line.startswith(f"| `{name}` | `{key}` |") and line.rstrip().endswith(f"| {text} |")
-                   for line in readme.splitlines()), (name, key, text)
+                   for line in doc.splitlines()), (name, key, text)

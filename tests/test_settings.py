@@ -1,7 +1,7 @@
 """One definition of the settings (reconloss.settings) and everything derived from it.
 
-The JSON schema, the README's configuration table and the likelihood option
-table are generated; these tests fail when a committed copy drifts from the
+The JSON schema, the configuration tables of docs/configuration.md and the
+likelihood option table are generated; these tests fail when a committed copy drifts from the
 definition (or from the likelihood classes), when the code holds a default of
 its own, or when the plan-time check imports torch.
 """
@@ -26,12 +26,18 @@ def test_committed_schema_is_generated_from_the_settings():
     assert generate.SCHEMA_FILE.read_text() == generate.schema_text(), "run `make generate`"
 
 
-def test_readme_configuration_table_is_generated_from_the_settings():
-    readme = (REPO / "README.md").read_text()
-    assert generate.readme_text(readme) == readme, "run `make generate`"
+def test_configuration_tables_are_generated_from_the_settings():
+    doc = (REPO / "docs" / "configuration.md").read_text()
+    assert generate.CONFIG_DOC == REPO / "docs" / "configuration.md"
+    assert generate.config_doc_text(doc) == doc, "run `make generate`"
     for section in settings.SECTIONS:
         for f in settings.fields_of(section):
-            assert f"`{section}.{f.name}`" in readme
+            assert f"`{section}.{f.name}`" in doc
+
+
+def test_generate_names_a_file_without_markers():
+    with pytest.raises(SystemExit, match="docs/configuration.md lacks the markers"):
+        generate.config_doc_text("# Configuration\n")
 
 
 def test_likelihood_option_table_matches_the_classes():
@@ -158,7 +164,7 @@ def test_config_show_rejects_a_bad_configuration(tmp_path):
 
 
 def test_the_study_configuration_with_offline_mirrors_is_valid_and_a_local_folder_is_a_mirror():
-    """configs/study.yaml + configs/offline-mirrors.yaml is what `make study` ran offline (README)."""
+    """configs/study.yaml + configs/offline-mirrors.yaml is what `make study` runs offline (docs/claims-method.md)."""
     from reconloss.report import publish as study_docs
 
     config = study_docs.load_config([REPO / "configs/study.yaml", REPO / "configs/offline-mirrors.yaml"])

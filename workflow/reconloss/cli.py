@@ -18,7 +18,7 @@ COMMANDS = {
     "claims": ("reconloss.report.claims_table", "the study's claims, each with a computed verdict"),
     "study-docs": ("reconloss.report.publish", "a finished run's figures, tables and provenance under docs/study"),
     "config-show": ("reconloss.plan.config_show", "the effective configuration, each value with its source"),
-    "generate": ("reconloss.plan.generate", "regenerate the schema, README table and likelihood option table"),
+    "generate": ("reconloss.plan.generate", "regenerate the schema, the configuration tables and the likelihood option table"),
 }
 
 

@@ -8,10 +8,10 @@ allowed range. Everything else is derived from them:
 - the defaults the code uses (`defaults(section)`, `EVAL_DEFAULTS`, what
   `reconloss.data.datasets` and `reconloss.report.figures` accept);
 - the JSON schema, workflow/schemas/config.schema.yaml (`schema()`);
-- the configuration table of the README (`markdown_table()`);
+- the configuration table of docs/configuration.md (`markdown_table()`);
 - the plan-time check of a configuration (reconloss.plan.config_check).
 
-`python -m reconloss generate` writes the schema, the README table and the
+`python -m reconloss generate` writes the schema, the configuration table and the
 likelihood option table; tests/test_settings.py fails when any committed copy
 differs from what this module (or the likelihood classes) say.
 
@@ -171,7 +171,7 @@ class Claims:
                                               "claim's own, up to 16)", minimum=1)
 
 
-#: Config section -> its definition, in the order of the README.
+#: Config section -> its definition, in the order of the configuration table.
 SECTIONS = {"train": Train, "model": Model, "classifier": Classifier, "evaluate": Evaluate,
             "data": Data, "figures": Figures, "pack": Pack, "claims": Claims}
 #: Sections that dataset_settings may override per dataset.
@@ -203,7 +203,7 @@ CLASSIFIER_RECIPES = {
 #: Top-level keys that are not sections: (required, help). The grid has no default: a configuration says what to run.
 TOP_LEVEL = {
     "datasets": (True, "datasets of the grid: " + ", ".join(DATASET_NAMES) + " (digits: scikit-learn, offline)"),
-    "likelihoods": (True, "likelihoods of the grid, by name (the table above)"),
+    "likelihoods": (True, "likelihoods of the grid, by name (README.md, The likelihoods)"),
     "betas": (True, "β values of the grid (> 0)"),
     "seeds": (True, "seeds of the grid (integers >= 0)"),
     "variants": (False, "extra grid entries under labels of their own, e.g. "
@@ -395,7 +395,7 @@ def schema() -> dict:
     }
 
 
-# ----------------------------------------------------------------------------- README table
+# ----------------------------------------------------------------------------- configuration table
 
 
 def _show(value) -> str:
@@ -403,7 +403,7 @@ def _show(value) -> str:
 
 
 def markdown_table() -> str:
-    """The README's configuration table: every key a configuration may set, its default and help."""
+    """The configuration table (docs/configuration.md): every key a configuration may set, its default and help."""
     lines = ["| key | default | meaning |", "| --- | --- | --- |"]
     for key, (required, help_line) in TOP_LEVEL.items():
         lines.append(f"| `{key}` | {'required' if required else '`{}`'} | {help_line} |")

@@ -383,7 +383,7 @@ def message(problems, source) -> str:
     lines += [f"  {path or '(top level)'}: {msg}" for path, msg in problems[:MAX_SHOWN]]
     if len(problems) > MAX_SHOWN:
         lines.append(f"  ... and {len(problems) - MAX_SHOWN} more")
-    lines.append("Every key and its default: README.md, Configuration; the effective values: make config-show")
+    lines.append("Every key and its default: docs/configuration.md; the effective values: make config-show")
     return "\n".join(lines)
 
 

@@ -5,7 +5,7 @@ current one (so that streams, graphs and kernels of `cuda:1` go to device 1, not
 sets the numerics: TF32 as the run's settings say, cuDNN's benchmark on (a training
 repeats one shape thousands of times, so timing the algorithms once pays), or, with
 RECONLOSS_DETERMINISTIC=1 (verification runs, the CUDA tests), deterministic
-algorithms only. What stays reproducible on a GPU either way is in the README.
+algorithms only. What stays reproducible on a GPU either way: docs/packs.md.
 """
 
 import os

@@ -1,4 +1,4 @@
-"""The beta-VAE: Gaussian encoder, any likelihood p(x|z), ELBO per DESIGN.md.
+"""The beta-VAE: Gaussian encoder, any likelihood p(x|z), ELBO as docs/architecture.md (Conventions) states it.
 
 The loss is the batch mean of NLL + beta*KL with the NLL summed over all data
 dimensions (constants kept, they are what beta is balanced against) and the
