@@ -6,7 +6,7 @@ CORES ?= all
 # Optional dependencies to install: `make setup EXTRAS=test,slurm` adds the SLURM executor plugin.
 EXTRAS ?= test
 
-.PHONY: setup run test figures report lint bench docs-figures clean config-show generate study study-docs claims
+.PHONY: setup run test figures report lint bench docs-figures clean config-show generate study study-docs publish publish-check claims
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,27 +37,26 @@ docs-figures: figures  ## the README's small PNGs (docs/figures) from the defaul
 STUDY_CONFIG ?= configs/study.yaml
 # Offline: make study STUDY_CONFIG="configs/study.yaml configs/offline-mirrors.yaml" (likewise study-docs).
 study: setup  ## the MNIST and FashionMNIST study sized for a CPU (see configs/study.yaml); records its wall time
-	@mkdir -p results && start=$$(date +%s) && \
-	$(SNAKEMAKE) --cores $(CORES) --configfile $(STUDY_CONFIG) && \
-	printf '{"started": %s, "finished": %s, "cores": "%s"}\n' $$start $$(date +%s) "$(CORES)" > results/study_wall.json
+	$(PY) -m reconloss provenance --wall results/study_wall.json --config $(STUDY_CONFIG) --cores "$(CORES)" -- \
+	  $(SNAKEMAKE) --cores $(CORES) --configfile $(STUDY_CONFIG)
 
 study-docs: setup  ## docs/study/{dataset}/: figures, summary, best, claims, provenance of a finished study run
 	$(PY) -m reconloss study-docs --config $(STUDY_CONFIG) --results results --out docs/study --readme README.md
+
+publish: setup  ## rebuild each published claims.md, docs/study/README.md and the README's block from docs/study alone
+	$(PY) -m reconloss publish --docs docs/study --readme README.md
+
+publish-check: setup  ## fail, naming each page and its first differing line, where the published pages are out of date
+	$(PY) -m reconloss publish --docs docs/study --readme README.md --check
 
 CLAIMS_CONFIG ?= configs/claims.yaml
 # A cut-down run caps every claim run's epochs: make claims CLAIMS_MAX_EPOCHS=2
 CLAIMS_MAX_EPOCHS ?=
 claims: setup  ## the runs that decide the claims and their verdicts (configs/claims.yaml); records its wall time (wall.json, walls.jsonl: every invocation)
-	@mkdir -p results/claims && start=$$(date +%s) && \
-	commit=$$(git rev-parse --verify -q HEAD 2>/dev/null || echo unknown) && \
-	dirty=$$(test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo false || echo true) && \
-	printf 'claims: {max_epochs: %s}\n' "$(or $(CLAIMS_MAX_EPOCHS),null)" > results/claims/max_epochs.yaml && \
-	$(SNAKEMAKE) --cores $(CORES) claims --configfile $(CLAIMS_CONFIG) results/claims/max_epochs.yaml && \
-	datasets=$$($(PY) -c 'import json, sys; from reconloss.report.publish import load_config; \
-	  print(json.dumps(load_config(sys.argv[1:])["datasets"]))' $(CLAIMS_CONFIG)) && \
-	printf '{"started": %s, "finished": %s, "cores": "%s", "max_epochs": "%s", "config": "%s", "datasets": %s, "git_commit": "%s", "git_dirty": %s}\n' \
-	  $$start $$(date +%s) "$(CORES)" "$(CLAIMS_MAX_EPOCHS)" "$(CLAIMS_CONFIG)" "$$datasets" "$$commit" "$$dirty" > results/claims/wall.json && \
-	cat results/claims/wall.json >> results/claims/walls.jsonl
+	@mkdir -p results/claims && printf 'claims: {max_epochs: %s}\n' "$(or $(CLAIMS_MAX_EPOCHS),null)" > results/claims/max_epochs.yaml
+	$(PY) -m reconloss provenance --wall results/claims/wall.json --walls results/claims/walls.jsonl \
+	  --config $(CLAIMS_CONFIG) --cores "$(CORES)" --max-epochs "$(CLAIMS_MAX_EPOCHS)" -- \
+	  $(SNAKEMAKE) --cores $(CORES) claims --configfile $(CLAIMS_CONFIG) results/claims/max_epochs.yaml
 
 CONFIG ?= config.yaml
 config-show: setup  ## the effective configuration of CONFIG (default config.yaml), each value with its source

@@ -359,4 +359,4 @@ def test_every_claim_has_a_row_with_its_fields_and_only_filters(tmp_path):
     fake_summary(bounds_rows()).to_csv(summary, index=False)
     claims_table.main(["--summary", str(summary), "--out-dir", str(tmp_path / "out"), "--only", '["cb_mean_bounds"]'])
     md = (tmp_path / "out" / "claims.md").read_text()
-    assert "> CB's expected values cannot reach 0 or 1" in md and "**Rule:**" in md and "**Runs needed:**" in md
+    assert "> CB's expected values cannot reach 0 or 1" in md and "**Rule:**" in md and "**Runs it needs:**" in md

@@ -76,7 +76,7 @@ def test_dry_run_of_the_claims_study_lists_exactly_the_claims_runs(tmp_path):
 
 
 def test_study_docs_reads_the_claims_own_results_for_a_configuration_of_claims_alone(tmp_path):
-    from reconloss.report import publish as study_docs
+    from reconloss.report import provenance, publish
 
     bench = tmp_path / "benchmarks"
     for rel, seconds in {"claims/train/mnist/bernoulli/beta~1.tsv": 30.0, "classifier/mnist.tsv": 100.0,
@@ -86,13 +86,13 @@ def test_study_docs_reads_the_claims_own_results_for_a_configuration_of_claims_a
     figures = tmp_path / "claims" / "benchmarks" / "figures" / "mnist.tsv"  # the claims' own figures job
     figures.parent.mkdir(parents=True)
     figures.write_text("s\tcpu_time\n2.0\t1\n")
-    alone = study_docs.sources(tmp_path, {"datasets": ["mnist"], "likelihoods": []})
+    alone = publish.sources(tmp_path, {"datasets": ["mnist"], "likelihoods": []})
     assert alone["tables"] == tmp_path / "claims" / "tables" and alone["wall"] == tmp_path / "claims" / "wall.json"
-    seconds = study_docs.job_seconds(alone["benchmarks"], "mnist")
+    seconds = provenance.job_seconds(alone["benchmarks"], "mnist")
     # the claims' training and the shared classifier; not the grid's training
     assert seconds["dataset_stages"] == {"train": 30.0, "classifier": 100.0, "figures": 2.0}
-    grid = study_docs.sources(tmp_path, {"datasets": ["mnist"], "likelihoods": ["bernoulli"]})
-    assert study_docs.job_seconds(grid["benchmarks"], "mnist")["dataset_stages"] == {"train": 7.0, "classifier": 100.0}
+    grid = publish.sources(tmp_path, {"datasets": ["mnist"], "likelihoods": ["bernoulli"]})
+    assert provenance.job_seconds(grid["benchmarks"], "mnist")["dataset_stages"] == {"train": 7.0, "classifier": 100.0}
 
 
 def test_study_docs_counts_each_stack_s_logged_training_once_across_resumed_sessions(tmp_path):
@@ -101,7 +101,8 @@ def test_study_docs_counts_each_stack_s_logged_training_once_across_resumed_sess
 
     import pandas as pd
 
-    from reconloss.report import publish as study_docs
+    from reconloss.report import provenance
+    from reconloss.report.publish import sources
 
     stacks = {("bernoulli", "1"): [10.0, 12.0, 11.0], ("bernoulli", "3"): [9.0, 9.5],
               ("continuous_bernoulli", "1"): [20.0]}
@@ -114,19 +115,19 @@ def test_study_docs_counts_each_stack_s_logged_training_once_across_resumed_sess
     (tmp_path / "claims" / "runs" / "mnist" / "continuous_bernoulli" / "beta~1" / "seed~2" / "log.csv").write_text("")
     diverged = tmp_path / "claims" / "runs" / "mnist" / "bernoulli" / "beta~1" / "seed~1" / "log.csv"
     pd.DataFrame({"epoch": [1, 2], "loss": 1.0, "seconds": [10.0, 12.0]}).to_csv(diverged, index=False)  # stopped
-    logged = study_docs.logged_training(tmp_path / "claims" / "runs", "mnist")
+    logged = provenance.logged_training(tmp_path / "claims" / "runs", "mnist")
     assert (logged["seconds"], logged["stacks"], logged["runs"], logged["run_epochs"]) == (71.5, 3, 8, 16)
-    assert study_docs.logged_training(tmp_path / "claims" / "runs", "fashion_mnist")["seconds"] == 0
+    assert provenance.logged_training(tmp_path / "claims" / "runs", "fashion_mnist")["seconds"] == 0
     walls = tmp_path / "claims" / "walls.jsonl"
     walls.write_text(json.dumps({"started": 1, "finished": 5}) + "\n\n" + json.dumps({"started": 7, "finished": 9}))
-    assert study_docs.invocations(walls) == [{"started": 1, "finished": 5}, {"started": 7, "finished": 9}]
-    assert study_docs.invocations(tmp_path / "none.jsonl") == []
+    assert provenance.invocations(walls) == [{"started": 1, "finished": 5}, {"started": 7, "finished": 9}]
+    assert provenance.invocations(tmp_path / "none.jsonl") == []
     # the commit is the run's (its last make claims), not the checkout's: committing the docs changes nothing
     walls.write_text(json.dumps({"started": 1, "finished": 5, "git_commit": "abc", "git_dirty": True}) + "\n"
                      + json.dumps({"started": 7, "finished": 9, "git_commit": "def", "git_dirty": False}) + "\n")
     config = {"datasets": ["mnist"], "likelihoods": [], "train": {"device": "cpu"}, "evaluate": {"device": "cpu"}}
-    src = study_docs.sources(tmp_path, config)
-    record = study_docs.provenance(config, ["claims.yaml"], src, "mnist", repo=tmp_path)
+    src = sources(tmp_path, config)
+    record = provenance.provenance(config, ["claims.yaml"], src, "mnist", repo=tmp_path)
     assert (record["git_commit"], record["git_dirty"]) == ("def", False)
     assert [r["started"] for r in record["wall_time"]["invocations"]] == [1, 7]
     assert record["wall_time"]["training_logged"]["seconds"] == 71.5
@@ -138,9 +139,9 @@ def test_study_docs_counts_each_stack_s_logged_training_once_across_resumed_sess
         {"started": 2, "git_commit": "def", "config": only_fashion},
         {"started": 3, "git_commit": "ghi", "datasets": ["mnist", "fashion_mnist"]},
         {"started": 4, "git_commit": "jkl", "config": "no/such.yaml"})) + "\n")
-    assert [r["started"] for r in study_docs.invocations(walls, "mnist")] == [1, 3, 4]
-    assert [r["started"] for r in study_docs.invocations(walls, "fashion_mnist")] == [2, 3, 4]
-    assert study_docs.invocation_datasets({"config": only_fashion}) == ["fashion_mnist"]
+    assert [r["started"] for r in provenance.invocations(walls, "mnist")] == [1, 3, 4]
+    assert [r["started"] for r in provenance.invocations(walls, "fashion_mnist")] == [2, 3, 4]
+    assert provenance.invocation_datasets({"config": only_fashion}) == ["fashion_mnist"]
     walls.write_text(walls.read_text().splitlines()[0] + "\n" + json.dumps({"started": 2, "git_commit": "def",
                                                                              "config": only_fashion}) + "\n")
-    assert study_docs.provenance(config, ["claims.yaml"], src, "mnist", repo=tmp_path)["git_commit"] == "abc"
+    assert provenance.provenance(config, ["claims.yaml"], src, "mnist", repo=tmp_path)["git_commit"] == "abc"

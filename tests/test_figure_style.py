@@ -229,10 +229,11 @@ def test_report_captions_open_with_the_catalogues_line():
 
 def test_study_index_lists_every_figure_once_with_its_line_and_claims():
     from reconloss import analytic, claims
-    from reconloss.report import publish as study_docs
+    from reconloss.plan import config_check
+    from reconloss.report import study_pages
 
-    config = study_docs.load_config([REPO / "configs/study.yaml"])
-    text = study_docs.index_markdown(config["datasets"], claims.grid_specs(config))
+    config = config_check.load_files([REPO / "configs/study.yaml"])
+    text = study_pages.index_markdown(config["datasets"], claims.grid_specs(config))
     post = text.index("## The post's figures")
     grid = text.index("## The grid's figures")
     assert post < grid
@@ -244,7 +245,7 @@ def test_study_index_lists_every_figure_once_with_its_line_and_claims():
         assert f"| `{stem}` | {links}" in text
     for stem in analytic.FIGURES:
         assert f"[{stem}](analytic/{stem}.png)" in text
-    statements = dict(study_docs.claim_fields(c) for c in claims.CLAIMS)
+    statements = dict(study_pages.claim_fields(c) for c in claims.CLAIMS)
     for claim_id, figure in claims.CLAIM_FIGURES.items():  # each claim is named beside its figure
         start = f"| [{figure[9:]}](analytic/" if figure.startswith("analytic/") else f"| `{figure}` |"
         row = next(line for line in text.splitlines() if line.startswith(start))

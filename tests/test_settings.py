@@ -165,9 +165,7 @@ def test_config_show_rejects_a_bad_configuration(tmp_path):
 
 def test_the_study_configuration_with_offline_mirrors_is_valid_and_a_local_folder_is_a_mirror():
     """configs/study.yaml + configs/offline-mirrors.yaml is what `make study` runs offline (docs/claims-method.md)."""
-    from reconloss.report import publish as study_docs
-
-    config = study_docs.load_config([REPO / "configs/study.yaml", REPO / "configs/offline-mirrors.yaml"])
+    config = config_check.load_files([REPO / "configs/study.yaml", REPO / "configs/offline-mirrors.yaml"])
     assert config["data"]["mirrors"] == {"mnist": ["../shared/data/MNIST/raw/"],
                                          "fashion_mnist": ["../shared/data/FashionMNIST/raw/"]}
     assert config["train"]["epochs"] == 1 and len(config["seeds"]) >= 2 and len(config["betas"]) >= 5

@@ -9,6 +9,7 @@ from workflow_helpers import load_config
 from reconloss import claims
 
 from reconloss.report import publish as study_docs
+from reconloss.report import study_pages
 
 pytestmark = pytest.mark.workflow
 
@@ -59,7 +60,7 @@ def test_study_docs_writes_and_regenerates_the_reader_files(tiny_workflow_run, t
 
 def test_claims_link_their_figures_and_the_readme_block_is_rewritten(tiny_workflow_run, tmp_path):
     out, readme = tmp_path / "docs" / "study", tmp_path / "README.md"
-    readme.write_text(f"# intro\n{study_docs.README_BEGIN}\nstale\n{study_docs.README_END}\n## after\n")
+    readme.write_text(f"# intro\n{study_pages.README_BEGIN}\nstale\n{study_pages.README_END}\n## after\n")
     args = ["--config", str(tiny_workflow_run / "configs/test.yaml"), "--results",
             str(tiny_workflow_run / "results"), "--out", str(out)]
     study_docs.main(args + ["--readme", str(readme)])
@@ -69,7 +70,7 @@ def test_claims_link_their_figures_and_the_readme_block_is_rewritten(tiny_workfl
     md = (out / "digits" / "claims.md").read_text()
     assert "[fid_vs_beta](fid_vs_beta_digits.png)" in md and "[divergence](divergence_digits.png)" in md
     text = readme.read_text()
-    assert "stale" not in text and text.startswith("# intro\n") and text.endswith(f"{study_docs.README_END}\n## after\n")
+    assert "stale" not in text and text.startswith("# intro\n") and text.endswith(f"{study_pages.README_END}\n## after\n")
     verdicts = pd.read_csv(tiny_workflow_run / "results/tables/claims.csv").set_index("claim")["verdict"]
     row = next(line for line in text.splitlines() if line.startswith("| The per-image σ loss still needs β tuned"))
     assert (f"**{verdicts['optimal_image_needs_beta']}** ([numbers](docs/study/digits/claims.md"
@@ -87,17 +88,19 @@ def test_a_run_of_one_dataset_keeps_every_published_dataset_in_the_readme_and_in
     """The claims study runs one dataset at a time: a digits run must not drop an MNIST column published
     earlier, and MNIST's verdicts come from its own folder's summary.csv, not from the run's results."""
     out, readme = tmp_path / "docs" / "study", tmp_path / "README.md"
-    readme.write_text(f"{study_docs.README_BEGIN}\n{study_docs.README_END}\n")
+    readme.write_text(f"{study_pages.README_BEGIN}\n{study_pages.README_END}\n")
     earlier = out / "mnist"
     earlier.mkdir(parents=True)
     rows = pd.read_csv(tiny_workflow_run / "results/tables/summary.csv")
     rows = rows[rows["likelihood"] != "continuous_bernoulli"].assign(dataset="mnist")
     rows.to_csv(earlier / "summary.csv", index=False)
     (earlier / "claims.md").write_text("published earlier\n")
+    config = load_config(tiny_workflow_run / "configs/test.yaml")
+    (earlier / "provenance.json").write_text(json.dumps({"config": config}))  # the run's configuration
     args = ["--config", str(tiny_workflow_run / "configs/test.yaml"), "--results",
             str(tiny_workflow_run / "results"), "--out", str(out), "--readme", str(readme)]
     study_docs.main(args)
-    assert study_docs.published(out) == ["mnist", "digits"]
+    assert study_pages.published(out) == ["mnist", "digits"]
     assert (earlier / "claims.md").read_text() == "published earlier\n"  # not rewritten: not in this run
     text = readme.read_text()
     assert "| claim | MNIST | digits |" in text
@@ -112,3 +115,10 @@ def test_a_run_of_one_dataset_keeps_every_published_dataset_in_the_readme_and_in
     before = readme.read_bytes()
     study_docs.main(args)
     assert readme.read_bytes() == before
+    # the published pages follow from the published data alone: `publish --check` agrees, except for MNIST's
+    # claims.md, which this run did not write
+    stale = r"mnist/claims.md:1: committed 'published earlier', rebuilt '# Claims: MNIST'"
+    with pytest.raises(SystemExit, match=stale):
+        study_pages.main(["--docs", str(out), "--readme", str(readme), "--check"])
+    study_pages.main(["--docs", str(out), "--readme", str(readme)])
+    study_pages.main(["--docs", str(out), "--readme", str(readme), "--check"])

@@ -17,6 +17,8 @@ COMMANDS = {
     "figures": ("reconloss.report.figures", "the study's figures"),
     "claims": ("reconloss.report.claims_table", "the study's claims, each with a computed verdict"),
     "study-docs": ("reconloss.report.publish", "a finished run's figures, tables and provenance under docs/study"),
+    "publish": ("reconloss.report.study_pages", "rebuild (or --check) docs/study's claims, index and README block"),
+    "provenance": ("reconloss.report.provenance", "run a workflow command and record its commit and wall time"),
     "config-show": ("reconloss.plan.config_show", "the effective configuration, each value with its source"),
     "generate": ("reconloss.plan.generate", "regenerate the schema, the configuration tables and the likelihood option table"),
 }

@@ -401,3 +401,15 @@ def _deep_update(base: dict, new: dict) -> None:
             _deep_update(base[k], v)
         else:
             base[k] = v
+
+
+def load_files(paths) -> dict:
+    """The effective configuration of one or more files, merged as Snakemake merges --configfile."""
+    from pathlib import Path
+
+    import yaml
+
+    merged = {}
+    for path in paths:
+        _deep_update(merged, yaml.safe_load(Path(path).read_text()) or {})
+    return effective_or_raise(merged, " + ".join(map(str, paths)))

@@ -55,7 +55,7 @@ def schema_text() -> str:
 def replace_marked(text: str, begin: str, end: str, body: str, where: str) -> str:
     """text with what lies between the markers begin and end replaced by body (ending in a newline);
     a ValueError names `where` when a marker is missing. Every generated block of a committed file goes
-    through here (this module's settings table, study_docs' claims table)."""
+    through here (this module's settings table, the study-claims block of reconloss.report.study_pages)."""
     if begin not in text or end not in text:
         raise ValueError(f"{where} lacks the markers {begin} ... {end}")
     head, rest = text.split(begin, 1)

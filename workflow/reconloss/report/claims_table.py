@@ -1,27 +1,74 @@
 """The claims table: claims.csv, claims.md and claims.html of one summary's verdicts.
 
-The verdicts come from reconloss.claims (the one place that judges); this module only
-writes them, for the workflow's claims rules and for the published docs alike.
+The verdicts come from reconloss.claims.claims_frame (the one place that judges);
+this module only writes them. `markdown` is the one writer of a claims.md: the
+workflow's (every data set of a run, results/.../claims.md) and the published
+one of each data set (docs/study/{dataset}/claims.md, whose figure links point
+beside it) differ only in what the frame holds and in figure_links.
 """
 
 import argparse
 import json
 from pathlib import Path
 
-from reconloss.claims import VERDICT_RULE, claims_frame
+from reconloss.claims import VERDICT_RULE, claims_frame, figure_file
 from reconloss.io import atomic_path
-from reconloss.report.tables import _html
+from reconloss.report.tables import html_page
 
-def markdown(frame):
-    """claims.md: the rule, then one section per claim and dataset with every field a reader needs."""
-    lines = ["# Claims", "", VERDICT_RULE, "", "Rules in full: reconloss/claims/.", ""]
-    lines += ["| dataset | claim | verdict |", "| --- | --- | --- |"]
-    lines += [f"| {r.dataset} | [{r.claim}](#{r.dataset}-{r.claim}) | **{r.verdict}** |" for r in frame.itertuples()]
-    for r in frame.itertuples():
-        lines += ["", f'<a id="{r.dataset}-{r.claim}"></a>', f"## {r.dataset}: {r.claim} — {r.verdict}", "",
-                  f"> {r.statement}", "", f"- **Runs needed:** {r.needs}", f"- **Quantity:** {r.quantity}",
-                  f"- **Rule:** {r.rule}", f"- **Numbers:** {r.numbers or '—'}", f"- **Runs:** {r.runs or '—'}",
-                  f"- **Verdict:** {r.verdict} ({r.reason or 'no reason given'})", f"- **Figure:** {r.figure}"]
+#: How a data set is named in headings and table heads (others go by their key).
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR-10", "digits": "digits"}
+
+#: The fields of a claim's section in claims.md, in order, with their headings.
+CLAIM_FIELDS = (("verdict", "Verdict"), ("reason", "Why"), ("quantity", "Quantity"), ("rule", "Rule"),
+                ("numbers", "Numbers"), ("needs", "Runs it needs"), ("runs", "Runs it read"))
+
+
+def dataset_title(dataset):
+    return DATASET_TITLES.get(dataset, dataset)
+
+
+def cell(text):
+    """Text for a Markdown table cell: a | would end the cell."""
+    return text.replace("|", "\\|")
+
+
+def claim_anchor(claim_id, dataset=None):
+    """The anchor of a claim's section in claims.md, as GitHub makes it from the heading: "## <claim id>" in a
+    file of one data set, "## <dataset>: <claim id>" in a file of several."""
+    return claim_id.lower() if dataset is None else f"{dataset}-{claim_id}".lower()
+
+
+def markdown(frame, figure_links=True):
+    """claims.md: the verdict rule, a table of the verdicts, then one section per claim (its sentence, verdict
+    and reason, quantity, rule, numbers, runs and figure), so that a verdict can be linked to its numbers
+    (claims.md#<anchor>). A frame of several data sets adds a dataset column and names each section by its
+    data set. figure_links: link each figure as it lies beside a published claims.md (figure_file), else
+    name it (the workflow's figures lie elsewhere)."""
+    datasets = list(dict.fromkeys(frame["dataset"]))
+    several = len(datasets) > 1
+    title = "# Claims" + (": " + ", ".join(map(dataset_title, datasets)) if datasets else "")
+    lines = [title, "", VERDICT_RULE, "",
+             ("| dataset " if several else "") + "| claim | verdict | why | figure |",
+             "| --- " * (5 if several else 4) + "|"]
+    rows = [row for _, row in frame.iterrows()]
+
+    def figure(row):
+        if not figure_links:
+            return row["figure"]
+        return f"[{row['figure']}]({figure_file(row['figure'], row['dataset'])[1]})"
+
+    def anchor(row):
+        return claim_anchor(row["claim"], row["dataset"] if several else None)
+
+    for row in rows:
+        lines.append((f"| {dataset_title(row['dataset'])} " if several else "")
+                     + f"| [{cell(row['statement'])}](#{anchor(row)}) | **{row['verdict']}** | "
+                     f"{cell(str(row['reason']))} | {figure(row)} |")
+    for row in rows:
+        heading = f"{row['dataset']}: {row['claim']}" if several else row["claim"]
+        lines += ["", f"## {heading}", "", f"> {row['statement']}", ""]
+        lines += [f"- **{name}:** {row[field]}" for field, name in CLAIM_FIELDS if field in row]
+        lines.append(f"- **Figure:** {figure(row)}")
     return "\n".join(lines) + "\n"
 
 
@@ -31,8 +78,8 @@ def write_claims(frame, out_dir):
     out_dir.mkdir(parents=True, exist_ok=True)
     writers = {
         "csv": lambda p: frame.to_csv(p, index=False),
-        "md": lambda p: p.write_text(markdown(frame)),
-        "html": lambda p: p.write_text(_html(frame, "reconloss: claims", VERDICT_RULE)),
+        "md": lambda p: p.write_text(markdown(frame, figure_links=False)),
+        "html": lambda p: p.write_text(html_page(frame, "reconloss: claims", VERDICT_RULE)),
     }
     paths = []
     for ext, write in writers.items():

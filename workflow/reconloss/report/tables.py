@@ -137,7 +137,7 @@ def pd_isna(v):
     return v is None or (not isinstance(v, (list, dict)) and bool(pd.isna(v)))
 
 
-def _best_display(best):
+def best_display(best):
     """FID as 'mean ± std (n)' over the seeds of the best β; one seed: the value and n=1."""
     out = _display_frame(best)
     out["fid"] = [
@@ -171,7 +171,7 @@ td:nth-child(-n+2) {{ text-align: left; }}
 """
 
 
-def _html(df, title, note, diverged_mask=None):
+def html_page(df, title, note, diverged_mask=None):
     """A standalone page: Snakemake's report shows HTML results inline."""
     import html
 
@@ -193,7 +193,7 @@ def write_tables(summary, best, out_dir):
     frames = {
         "summary": (summary, _display_frame(summary),
                     "One row per run; metrics of diverged runs are empty (highlighted rows).", diverged),
-        "best": (best, _best_display(best),
+        "best": (best, best_display(best),
                  "Per (dataset, likelihood): the β with the lowest seed-mean sample FID over runs that "
                  "finished, with the seed-mean reconstruction MSE and black/white levels at that β; "
                  "diverged/runs and collapsed (finished, but no active latent unit or all prior samples "
@@ -207,7 +207,7 @@ def write_tables(summary, best, out_dir):
             "tex": lambda p, d=display, raw=raw: p.write_text(
                 d.to_latex(index=False, escape=True, column_format=_latex_columns(raw, d))),
             "html": lambda p, d=display, n=note, m=mask, t=name: p.write_text(
-                _html(d, f"reconloss: {t} table", n, m)),
+                html_page(d, f"reconloss: {t} table", n, m)),
         }
         for ext, write in targets.items():
             path = out_dir / f"{name}.{ext}"
