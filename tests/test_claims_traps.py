@@ -10,11 +10,19 @@ import json
 import math
 
 import pytest
-
-from fake_results import fake_summary, summary_row as row
+from fake_results import fake_summary
+from fake_results import summary_row as row
 from reconloss import claims
-from reconloss.claims.evidence import FID_MARGIN, Interval, Spread, Stat, classifier_columns, difference, holm
-from reconloss.claims.evidence import rate_upper
+from reconloss.claims.evidence import (
+    FID_MARGIN,
+    Interval,
+    Spread,
+    Stat,
+    classifier_columns,
+    difference,
+    holm,
+    rate_upper,
+)
 from test_claims import BERN, CB, SEEDS, SWEEP, noisy, sweep, u_shape, verdicts
 
 LEARNED = "gaussian_learned_global"
@@ -245,6 +253,10 @@ def test_two_classifiers_that_disagree():
     assert split["verdict"] == "inconclusive"
     assert split["classifiers"] == "c0: holds; c1: does not hold"
     assert "classifier c0:" in split["numbers"] and "classifier c1:" in split["numbers"]  # the spread shown
+    from reconloss.report import claims_table
+
+    md = claims_table.markdown(claims.claims_frame(fake_summary(with_classifiers(rows, [1.0, 1.5]))))
+    assert "**Under each FID classifier:** c0: holds; c1: does not hold" in md
     # c0 cannot tell whether CB's best is a little better, c1 says clearly not: no verdict from one network
     slightly = judged(with_classifiers(rows, [1.0, 1.5]), "cb_best_fid_slightly_better")
     assert slightly["classifiers"] == "c0: inconclusive; c1: does not hold"
@@ -266,6 +278,11 @@ def test_follow_up_kinds():
     assert (frame.loc[frame["verdict"] != "inconclusive", "follow_up"] == "").all()
     kinds = {json.loads(f)["kind"] for f in frame["follow_up"] if f}
     assert kinds <= {"edge", "neighbours", "straddles", "unsettled"}
+    # one seed per β: more seeds settle it, and the follow-up says for which runs
+    one_seed = judged(sweep(CB, u_shape(1.0, 100), seeds=(0,)) + sweep(BERN, u_shape(1.0, 100), seeds=(0,)),
+                      "cb_over_sharpening")
+    assert json.loads(one_seed["follow_up"]) == {"kind": "straddles", "comparison": "seed-to-seed spread",
+                                                 "labels": [CB], "betas": list(SWEEP)}
 
 
 def test_sharpness_advantage_gone_in_expected_values():

@@ -10,13 +10,37 @@ import math
 
 from reconloss.claims import followup
 from reconloss.claims.claim import (
-    BETA_SWEEP, EVENT_EPOCHS, SWEEP_EPOCHS, Claim, LABEL_SPECS, Need, every_classifier, verdict_of,
+    BETA_SWEEP,
+    EVENT_EPOCHS,
+    LABEL_SPECS,
+    SWEEP_EPOCHS,
+    Claim,
+    Need,
+    every_classifier,
+    verdict_of,
 )
 from reconloss.claims.evidence import (
-    EVENT_ALPHA, FID_MARGIN, Spread, cell_intervals, difference, holm, more_events, per_beta, ratio_text,
+    EVENT_ALPHA,
+    FID_MARGIN,
+    Spread,
+    cell_intervals,
+    difference,
+    holm,
+    more_events,
+    per_beta,
+    ratio_text,
 )
 from reconloss.claims.runs import (
-    cells, describe, finished, log, missing, moving_follow_up, not_tested, of, still_moving,
+    cells,
+    describe,
+    finished,
+    log,
+    missing,
+    moving_follow_up,
+    no_spread,
+    not_tested,
+    of,
+    still_moving,
 )
 from reconloss.settings import option_default
 
@@ -68,8 +92,7 @@ def param_vs_mean(df, specs):
                                  "param_white_level"))
     shared = sorted(set(black) & set(white))
     if not shared:
-        return {"runs": describe(df, [CB]), "verdict": "inconclusive",
-                "reason": "no seed-to-seed spread (one seed per β)"}
+        return no_spread(df, [CB])
     result = per_beta({b: ([black[b].p_above(), white[b].p_above()],
                            min(1.0, 2 * min(black[b].p_below(), white[b].p_below()))) for b in shared})
     verdict, follow = _decided(result, [CB], "E[x] against λ at the data's black and white pixels")
@@ -131,7 +154,7 @@ def over_sharpening(df, specs):
     ratio = cell_intervals(cells(df, CB, lambda r: log(r["sharpness_param"]) - log(r["sharpness_data"]),
                                  "sharpness_param", "sharpness_data"))
     if not ratio:
-        return {"runs": describe(df, [CB]), "verdict": "inconclusive", "reason": "no seed-to-seed spread"}
+        return no_spread(df, [CB])
     result = per_beta({b: ([iv.p_above()], iv.p_below()) for b, iv in ratio.items()})
     verdict, follow = _decided(result, [CB], "λ image against data sharpness")
     reason = f"{result.text()}: " + {"holds": "λ images clearly sharper than the data at every β",
@@ -158,8 +181,7 @@ def sharpness_in_mean(df, specs):
 
     mean, param = against("sharpness_mean", "sharpness_mean"), against("sharpness_param", "sharpness_mean")
     if not mean:
-        return {"runs": describe(df, [CB, BERNOULLI]), "verdict": "inconclusive",
-                "reason": "no β with a seed-to-seed spread on both"}
+        return no_spread(df, [CB, BERNOULLI], "no β with a seed-to-seed spread on both")
     # gone: CB's E[x] clearly not sharper than Bernoulli's by more than SHARP_MARGIN, at every β
     result = per_beta({b: ([iv.p_below(SHARP_MARGIN)], iv.p_above(SHARP_MARGIN)) for b, iv in mean.items()})
     verdict, follow = _decided(result, [CB, BERNOULLI], "CB's E[x] sharpness against Bernoulli's")
@@ -223,7 +245,7 @@ def desaturation(df, specs):
                                    "fid_squeezed"))
     runs = describe(df, [CB, BERNOULLI])
     if not stretch or not squeeze:
-        return {"runs": runs, "verdict": "inconclusive", "reason": "no seed-to-seed spread (one seed per β)"}
+        return no_spread(df, [CB, BERNOULLI])
     tests = {}
     for b in sorted(set(stretch) | set(squeeze)):
         ivs = [iv for iv in (stretch.get(b), squeeze.get(b)) if iv is not None]

@@ -1,4 +1,4 @@
-"""When the evidence decides: intervals from the pooled seed-to-seed spread, margins derived from it.
+"""When the evidence decides: intervals from the pooled seed-to-seed spread, margins stated in advance.
 
 One home for the statistics every claim uses, so the rule is written and tested once:
 
@@ -7,8 +7,7 @@ One home for the statistics every claim uses, so the rule is written and tested 
   s² = Σ (nᵢ − 1) sᵢ² / Σ (nᵢ − 1), with Σ (nᵢ − 1) degrees of freedom. Two seeds per
   cell give a useless per-cell spread (one degree of freedom); twenty cells of three
   seeds give forty. A cell with one seed adds nothing to the spread.
-- **Intervals.** A difference of cell means (or a paired difference, or a grand mean
-  over cells) gets a two-sided Student-t interval at CONFIDENCE, Bonferroni-corrected
+- **Intervals.** A difference of cell means (or a paired difference) gets a two-sided Student-t interval at CONFIDENCE, Bonferroni-corrected
   when a verdict rests on m comparisons at once (each at 1 − α/m), so that one chance
   comparison out of ten cannot decide.
 - **Direction** ("A is larger than B") is clear when the interval excludes 0.
@@ -27,9 +26,13 @@ One home for the statistics every claim uses, so the rule is written and tested 
 - **Settled.** A verdict about a level (FID, a learned σ) needs the level to have
   stopped moving: |trend| over the last epochs (reconloss.evaluation.settling) within
   LOSS_SETTLED or SIGMA_SETTLED per epoch. Unknown (too few epochs) is not settled.
-- **Events** (diverged, collapsed) are counts: a one-sided Fisher exact test.
+- **Events** are counts: a one-sided Fisher exact test between two arms, and a one-sided
+  Clopper–Pearson bound on one arm's rate (rate_upper). Instability is divergence (a
+  non-finite loss); a collapse is its own outcome, named, never counted as instability.
+- **Evidence kinds.** A claim's own quantity decides its verdict; counts of broken runs
+  are reported beside it and never override it.
 
-Torch-free: scipy for the t and Fisher tests, imported when used.
+Torch-free: scipy for the t, Fisher and Clopper–Pearson computations, imported when used.
 """
 
 import math
@@ -37,10 +40,6 @@ from dataclasses import dataclass, field
 
 VERDICTS = ("holds", "does not hold", "inconclusive", "not tested")
 CONFIDENCE = 0.95
-#: z of a two-sided 95 % range: the similarity margin is MARGIN_Z · √2 · s.
-MARGIN_Z = 1.959964
-#: The widest similarity margin, in log units (all similar-quantities are logs: FID, KL, MSE): a factor 1.25.
-MARGIN_CAP = math.log(1.25)
 #: "Similar" FIDs: within a factor 1.10. Two FID networks trained with different seeds alone moved the
 #: same MNIST runs' FIDs by ×1.01–1.22 (issue 27), and the study reads its FIDs on one network per data set:
 #: a tenth is the smallest FID gap this study treats as a difference and not as the network's choice.
@@ -127,12 +126,6 @@ class Spread:
             return cls(math.nan, 0)
         return cls(math.sqrt(sum((c.n - 1) * c.var for c in cells) / df), df)
 
-    @property
-    def margin(self):
-        """The similarity margin: MARGIN_Z·√2·s (what two seeds of one configuration differ by 95 % of the
-        time), at most MARGIN_CAP."""
-        return min(MARGIN_Z * math.sqrt(2) * self.sd, MARGIN_CAP) if self.df else math.nan
-
     def text(self, transform_name=""):
         return f"s = {self.sd:.3g}{transform_name} (df {self.df})" if self.df else "no spread (one seed per cell)"
 
@@ -207,16 +200,6 @@ def difference(a, b, spread, comparisons=1):
         return None
     se = spread.sd * math.sqrt(1 / a.n + (1 / b.n if b is not None else 0.0))
     return _interval(a.mean - (b.mean if b is not None else 0.0), se, spread, comparisons)
-
-
-def grand_mean(cells, spread, comparisons=1):
-    """Interval of the mean of cell means (each cell one β): Var = Σ s²/nᵢ / k²."""
-    cells = [c for c in cells if c.n]
-    if not cells:
-        return None
-    k = len(cells)
-    se = spread.sd * math.sqrt(sum(1 / c.n for c in cells)) / k
-    return _interval(sum(c.mean for c in cells) / k, se, spread, comparisons)
 
 
 def more_events(k_a, n_a, k_b, n_b):

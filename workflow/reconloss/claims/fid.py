@@ -11,10 +11,31 @@ verdict stands only where all classifiers give it (claim.every_classifier).
 import math
 
 from reconloss.claims import followup
-from reconloss.claims.claim import BETA_SWEEP, SWEEP_EPOCHS, Claim, Need, every_classifier
-from reconloss.claims.evidence import CONFIDENCE, FID_MARGIN, Spread, difference, ratio_text
+from reconloss.claims.claim import (
+    BETA_SWEEP,
+    SWEEP_EPOCHS,
+    Claim,
+    Need,
+    every_classifier,
+)
+from reconloss.claims.evidence import (
+    CONFIDENCE,
+    FID_MARGIN,
+    Spread,
+    difference,
+    ratio_text,
+)
 from reconloss.claims.runs import (
-    at_edge, best_cell, betas, describe, edge_follow_up, missing, moving_follow_up, not_tested, still_moving,
+    at_edge,
+    best_cell,
+    betas,
+    describe,
+    edge_follow_up,
+    missing,
+    moving_follow_up,
+    no_spread,
+    not_tested,
+    still_moving,
 )
 
 CB, BERNOULLI = "continuous_bernoulli", "bernoulli"
@@ -68,8 +89,7 @@ def _best_ratio(df):
     noise = Spread.pooled([*b_cells.values(), *c_cells.values()])
     iv = difference(c_cells[c_best], b_cells[b_best], noise)
     if iv is None:
-        return {"numbers": numbers, "runs": runs, "verdict": "inconclusive",
-                "reason": "no seed-to-seed spread"}, None, None
+        return {**no_spread(df, [BERNOULLI, CB]), "numbers": numbers}, None, None
     numbers += f"; CB / Bernoulli best FID {ratio_text(iv)} (log FID {noise.text()})"
     reasons, follow = gate(df, [(BERNOULLI, b_best), (CB, c_best)])
     return None, iv, {"numbers": numbers, "runs": runs, "reasons": reasons, "follow_up": follow,

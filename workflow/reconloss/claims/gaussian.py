@@ -11,13 +11,41 @@ negative control: a rule that lets it agree too cannot tell right from wrong.
 import math
 
 from reconloss.claims import followup
-from reconloss.claims.claim import PAIRED_EPOCHS, SETTLE_EPOCHS, STABILITY_EPOCHS, Claim, Need, every_classifier
+from reconloss.claims.claim import (
+    PAIRED_EPOCHS,
+    SETTLE_EPOCHS,
+    STABILITY_EPOCHS,
+    Claim,
+    Need,
+    every_classifier,
+)
 from reconloss.claims.evidence import (
-    EVENT_ALPHA, FID_MARGIN, PAIRED_MARGIN, SIGMA_SETTLED, TRACK_TOLERANCE, Spread, cell_intervals, difference,
-    more_events, per_beta, rate_upper, ratio_text,
+    EVENT_ALPHA,
+    FID_MARGIN,
+    PAIRED_MARGIN,
+    SIGMA_SETTLED,
+    TRACK_TOLERANCE,
+    Spread,
+    cell_intervals,
+    difference,
+    more_events,
+    per_beta,
+    rate_upper,
+    ratio_text,
 )
 from reconloss.claims.runs import (
-    BROKEN, best_cell, betas, cells, describe, log, missing, moving_follow_up, not_tested, of, paired,
+    BROKEN,
+    best_cell,
+    betas,
+    cells,
+    describe,
+    log,
+    missing,
+    moving_follow_up,
+    no_spread,
+    not_tested,
+    of,
+    paired,
     still_moving,
 )
 from reconloss.settings import option_default
@@ -221,7 +249,7 @@ def optimal_image_needs_beta(df, specs):
     # β = 1 against each other β, Bonferroni over them (no selection of "the best" from noisy means)
     ivs = {b: difference(by_beta[untuned], by_beta[b], noise, comparisons=len(others)) for b in others}
     if any(iv is None for iv in ivs.values()):
-        return {"runs": runs, "verdict": "inconclusive", "reason": "no seed-to-seed spread", "follow_up": ""}
+        return no_spread(df, [IMAGE])
     numbers = [f"FID at β = 1 {by_beta[untuned].text(math.exp)}"] + [
         f"β=1 / β={b:g} {ratio_text(iv)}" for b, iv in ivs.items()] + [f"margin ×{math.exp(FID_MARGIN):.2f}"]
     moving = still_moving(df, [IMAGE])
@@ -248,7 +276,7 @@ def learned_sigma_tracks_error(df, specs):
     tol = math.log(TRACK_TOLERANCE)
     runs = describe(df, [LEARNED])
     if not gap:
-        return {"runs": runs, "verdict": "inconclusive", "reason": "no seed-to-seed spread", "follow_up": ""}
+        return no_spread(df, [LEARNED])
     result = per_beta({b: ([iv.p_inside(tol)], iv.p_outside(tol)) for b, iv in gap.items()})
     numbers = "σ / √MSE: " + ", ".join(f"β={b:g} {ratio_text(iv)}" for b, iv in sorted(gap.items())) + \
         f" (tolerance ×{TRACK_TOLERANCE:g})"

@@ -169,3 +169,10 @@ def edge_follow_up(df, label, beta):
     """The follow-up of a best β at its grid's edge, or None when it lies inside."""
     grid = betas(df, label)
     return followup.edge(label, beta, grid) if at_edge(beta, grid) else None
+
+
+def no_spread(df, labels, reason="no seed-to-seed spread (one seed per β)"):
+    """The inconclusive row of a claim whose cells have one seed each: more seeds settle it."""
+    return {"runs": describe(df, labels), "verdict": "inconclusive", "reason": reason,
+            "follow_up": followup.straddles("seed-to-seed spread", labels,
+                                            sorted({b for lab in labels for b in betas(df, lab)}))}

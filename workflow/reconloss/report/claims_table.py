@@ -22,6 +22,10 @@ def markdown(frame):
                   f"> {r.statement}", "", f"- **Runs needed:** {r.needs}", f"- **Quantity:** {r.quantity}",
                   f"- **Rule:** {r.rule}", f"- **Numbers:** {r.numbers or '—'}", f"- **Runs:** {r.runs or '—'}",
                   f"- **Verdict:** {r.verdict} ({r.reason or 'no reason given'})", f"- **Figure:** {r.figure}"]
+        if getattr(r, "classifiers", ""):
+            lines.append(f"- **Under each FID classifier:** {r.classifiers}")
+        if getattr(r, "follow_up", ""):
+            lines.append(f"- **What would settle it:** `{r.follow_up}`")
     return "\n".join(lines) + "\n"
 
 
