@@ -5,7 +5,8 @@ the same kind cannot settle), or JSON text {"kind": ..., ...} with the data a pl
 
 - "edge": a best β at its grid's edge — {"label", "beta", "side": "below"|"above", "grid"}: a β step past it;
 - "neighbours": two neighbouring β within noise — {"label", "betas": [lo, hi]}: a β between them;
-- "straddles": an interval straddles its margin — {"comparison", "labels", "betas"}: more seeds for those;
+- "straddles": an interval straddles its margin — {"comparison", "labels", "betas", and "cells": [[label, β],
+  ...] where not every label runs at every β}: more seeds for those;
 - "unsettled": a level still moving — {"label", "beta"}: more epochs, resumed from checkpoints.
 """
 
@@ -14,23 +15,32 @@ import json
 KINDS = ("edge", "neighbours", "straddles", "unsettled")
 
 
+def _beta(b):
+    """A β as the grid names it (12 significant digits: β·2σ² = 0.09999999999999999 is the grid's 0.1)."""
+    return float(f"{float(b):.12g}")
+
+
 def edge(label, beta, grid):
-    grid = sorted(float(b) for b in grid)
-    side = "below" if beta <= grid[0] else "above"
-    return {"kind": "edge", "label": label, "beta": float(beta), "side": side, "grid": grid}
+    grid = sorted(_beta(b) for b in grid)
+    side = "below" if _beta(beta) <= grid[0] else "above"
+    return {"kind": "edge", "label": label, "beta": _beta(beta), "side": side, "grid": grid}
 
 
 def neighbours(label, a, b):
-    return {"kind": "neighbours", "label": label, "betas": sorted([float(a), float(b)])}
+    return {"kind": "neighbours", "label": label, "betas": sorted([_beta(a), _beta(b)])}
 
 
-def straddles(comparison, labels, betas=()):
-    return {"kind": "straddles", "comparison": comparison, "labels": list(labels),
-            "betas": sorted({float(b) for b in betas})}
+def straddles(comparison, labels, betas=(), cells=None):
+    """cells: the [label, β] runs that need more seeds, where labels × betas would name too many."""
+    out = {"kind": "straddles", "comparison": comparison, "labels": list(labels),
+           "betas": sorted({_beta(b) for b in betas})}
+    if cells:
+        out["cells"] = sorted({(lab, _beta(b)) for lab, b in cells})
+    return out
 
 
 def unsettled(label, beta):
-    return {"kind": "unsettled", "label": label, "beta": None if beta is None else float(beta)}
+    return {"kind": "unsettled", "label": label, "beta": None if beta is None else _beta(beta)}
 
 
 def text(follow_up):
@@ -41,4 +51,4 @@ def text(follow_up):
         follow_up = json.loads(follow_up)
     if follow_up.get("kind") not in KINDS:
         raise ValueError(f"follow_up kind {follow_up.get('kind')!r} is not one of {', '.join(KINDS)}")
-    return json.dumps(follow_up, sort_keys=True)
+    return json.dumps(follow_up, sort_keys=True, ensure_ascii=False)

@@ -100,6 +100,12 @@ def pairs(df, specs):
     return out
 
 
+def _flags(compared, agree, controls):
+    """Each comparison's agreement flag, in the order of `compared` (right pairings and controls interleaved)."""
+    right, control = iter(agree), iter(controls)
+    return [next(control) if is_control else next(right) for _, is_control, _, _ in compared]
+
+
 def fixed_sigma_is_beta(df, specs):
     found = pairs(df, specs)
     if not found:
@@ -145,9 +151,12 @@ def fixed_sigma_is_beta(df, specs):
         verdict, reason = "inconclusive", (f"{straddle} of {len(agree)} right pairings have an interval that straddles "
                                            "the margin: their paired differences vary too much from seed to "
                                            "seed to decide (more seeds narrow the interval)")
+    undecided = [pairing for (pairing, is_control, _, _), a in zip(compared, _flags(compared, agree, controls))
+                 if a is None]
     follow = followup.straddles("fixed σ against its β·2σ² partner (paired log KL, log MSE)", labels,
-                                sorted({b for (_, b, _, _), *_ in compared} | {o for (_, _, _, o), *_ in compared})) \
-        if verdict == "inconclusive" and compared else ""
+                                [b for lab, b, ref, o in undecided] + [o for lab, b, ref, o in undecided],
+                                [c for lab, b, ref, o in undecided for c in ((lab, b), (ref, o))]) \
+        if verdict == "inconclusive" and undecided else ""
     return {"numbers": "; ".join(numbers), "runs": describe(df, labels), "verdict": verdict, "reason": reason,
             "follow_up": follow}
 
