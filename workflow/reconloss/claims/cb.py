@@ -76,7 +76,7 @@ def _ivs_text(ivs, name, ratio=False):
 
 
 def _decided(result, labels, comparison):
-    """The row's verdict, reason and follow-up from a PerBeta result."""
+    """The row's verdict and follow-up from a PerBeta result: more seeds at the β not yet decided."""
     verdict = result.verdict
     follow = followup.straddles(comparison, labels, [b for b in result.betas if b not in result.held]) \
         if verdict == "inconclusive" and result.betas else ""
@@ -127,7 +127,7 @@ def mean_bounds(df, specs):
     numbers += _ivs_text(bern, f"Bernoulli 99th percentile − {hi:.4f}") if bern else "Bernoulli: n/a"
     verdict = verdict_of(parts)
     follow = ""
-    if verdict == "inconclusive":
+    if verdict == "inconclusive" and inside is not None:
         follow = followup.straddles("CB's white level against the data's" if grey_part is None else
                                     f"Bernoulli's 99th percentile against {hi:.4f}",
                                     [CB] if grey_part is None else [BERNOULLI],
