@@ -12,9 +12,23 @@ few, a level has not settled, a best β lies at its grid's edge, or an interval
 straddles its margin; "not tested" where the runs are missing. Each rule is tested
 on fabricated summaries, including the cases a careless rule would call "holds".
 Torch-free: pandas and scipy only.
+
+Each row of claims_frame also carries:
+
+- `follow_up`: "" or JSON text naming why an inconclusive verdict is inconclusive in a way more runs can
+  fix, for a follow-up planner (reconloss.claims.followup): {"kind": "edge", "label", "beta", "side",
+  "grid"} (a best β at its grid's edge: which side), {"kind": "neighbours", "label", "betas": [lo, hi]}
+  (neighbouring β within noise), {"kind": "straddles", "comparison", "labels", "betas"} (an interval
+  straddles its margin: which comparison), {"kind": "unsettled", "label", "beta"} (a level still moving).
+  A verdict other than "inconclusive" always has "".
+- `classifiers`: for a FID claim judged under several FID classifiers, each one's verdict ("c0: holds;
+  c1: inconclusive"); the numbers then show each classifier's values (their spread).
+
+A summary with two rows of one (dataset, label, β, seed) is refused with an error naming them; finished
+runs with a non-finite value a claim reads are named in that claim's `runs`.
 """
 
-from reconloss.claims import beta, cb, fid, gaussian
+from reconloss.claims import beta, cb, fid, followup, gaussian
 from reconloss.claims.claim import selected
 from reconloss.claims.evidence import VERDICT_RULE, VERDICTS  # noqa: F401  (the rule is part of the contract)
 
@@ -35,7 +49,7 @@ def figure_file(figure, dataset):
 
 
 COLUMNS = ["dataset", "claim", "statement", "needs", "quantity", "rule", "numbers", "runs", "verdict", "reason",
-           "figure"]
+           "figure", "follow_up", "classifiers"]
 
 
 def grid_specs(config):
@@ -61,8 +75,11 @@ def claims_frame(summary, specs=None, only=None):
     """One row per (dataset, claim), in the summary's dataset order; `only`: claim ids (None: all)."""
     import pandas as pd
 
+    from reconloss.claims.runs import NONFINITE, duplicated_runs, nonfinite_text
+
     specs = dict(specs or {})
     summary = summary.copy()
+    duplicated_runs(summary)
     if "likelihood_name" not in summary:
         summary["likelihood_name"] = summary["likelihood"]
     summary["likelihood_name"] = summary["likelihood_name"].fillna(summary["likelihood"])
@@ -76,8 +93,16 @@ def claims_frame(summary, specs=None, only=None):
         for claim in selected(CLAIMS, only):
             row = {"dataset": dataset, "claim": claim.id, "statement": claim.statement, "needs": claim.needs_text(),
                    "quantity": claim.quantity, "rule": claim.rule, "numbers": "", "runs": "", "reason": "",
-                   "figure": claim.figure}
-            row.update(claim.test(df, specs))
+                   "figure": claim.figure, "follow_up": "", "classifiers": ""}
+            found = set()
+            token = NONFINITE.set(found)
+            try:
+                row.update(claim.test(df, specs))
+            finally:
+                NONFINITE.reset(token)
+            if found:
+                row["runs"] = "; ".join(t for t in (row["runs"], nonfinite_text(found)) if t)
             assert row["verdict"] in VERDICTS, row
+            row["follow_up"] = followup.text(row["follow_up"]) if row["verdict"] == "inconclusive" else ""
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -44,19 +44,29 @@ LABEL_SPECS = {
                                 "train": {"data_range": 255.0, **UNCLIPPED}},
     "continuous_bernoulli_naive_noclamp": {"likelihood": "continuous_bernoulli_naive", "options": {"clamp": None}},
     "beta_eps1e-6": {"likelihood": "beta", "options": {"eps": 1e-6}},
+    # The Beta with its trick made negligible: exact 0s move to 1e-9 (log x = −20.7, so the density there can
+    # grow far beyond what eps 1e-3 allows), and in float32 1 − 1e-9 rounds to 1, so exact 1s are not moved
+    # at all (log(1 − x) = −inf): the untricked Beta on white pixels.
+    "beta_eps1e-9": {"likelihood": "beta", "options": {"eps": 1e-9}},
 }
+#: Seeds per arm of an event comparison: with 3 against 3, Fisher's one-sided exact p is at least 1/20 = 0.05
+#: even at 3 of 3 against 0 of 3; with 5 against 5 it reaches 1/252.
+EVENT_SEEDS = 5
 
 
 @dataclass(frozen=True)
 class Need:
-    """Runs of one label at these β values, trained for this many epochs (seeds: the claims' own)."""
+    """Runs of one label at these β values, trained for this many epochs; seeds: the fewest seeds the claim
+    needs (None: the configuration's claims seeds; the planner runs the larger of the two)."""
 
     label: str
     betas: tuple
     epochs: int
+    seeds: int | None = None
 
     def text(self):
-        return f"{self.label} β ∈ {{{', '.join(f'{b:g}' for b in self.betas)}}}, {self.epochs} epochs"
+        seeds = f", at least {self.seeds} seeds" if self.seeds else ""
+        return f"{self.label} β ∈ {{{', '.join(f'{b:g}' for b in self.betas)}}}, {self.epochs} epochs{seeds}"
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,38 @@ def verdict_of(parts):
     if any(p is False for p in parts):
         return "does not hold"
     return "holds" if parts and all(p is True for p in parts) else "inconclusive"
+
+
+def every_classifier(rule):
+    """A FID rule judged under every FID classifier (evidence.classifier_views): the verdict where all agree,
+    else inconclusive naming how they split; the numbers of each classifier in the row (the spread)."""
+    from functools import wraps
+
+    from reconloss.claims.evidence import classifier_views
+
+    @wraps(rule)
+    def judged(df, specs):
+        views = classifier_views(df)
+        results = [(name, rule(view, specs)) for name, view in views]
+        if len(results) == 1:
+            return results[0][1]
+        verdicts = [r["verdict"] for _, r in results]
+        first = dict(results[0][1])
+        first["numbers"] = " | ".join(f"classifier {name}: {r.get('numbers', '')}" for name, r in results)
+        first["classifiers"] = "; ".join(f"{name}: {r['verdict']}" for name, r in results)
+        if len(set(verdicts)) == 1:
+            first["reason"] = f"under all {len(results)} classifiers: " + " | ".join(
+                f"{name}: {r.get('reason', '')}" for name, r in results)
+            if verdicts[0] == "inconclusive":
+                first["follow_up"] = next((r.get("follow_up") for _, r in results if r.get("follow_up")), "")
+            return first
+        first["verdict"] = "inconclusive"
+        first["reason"] = "the FID classifiers disagree (" + "; ".join(
+            f"{name}: {r['verdict']}" for name, r in results) + ")"
+        first["follow_up"] = next((r.get("follow_up") for _, r in results if r.get("follow_up")), "")
+        return first
+
+    return judged
 
 
 def selected(claims, only=None):

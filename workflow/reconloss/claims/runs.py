@@ -6,9 +6,15 @@ collapsed one has meaningless ones. Every run left out is named in the claim's
 row, so a comparator that broke is visible, not silently averaged in or dropped.
 """
 
+import contextvars
 import math
 
+from reconloss.claims import followup
 from reconloss.claims.evidence import LOSS_SETTLED, Stat, unsettled
+
+#: Finished runs left out of a level for a non-finite value: {(label, β, seed, column)}, collected per claim
+#: (claims_frame names them in the row), so a value is never dropped silently.
+NONFINITE = contextvars.ContextVar("nonfinite", default=None)
 
 BROKEN = ("diverged", "collapsed")
 
@@ -33,9 +39,33 @@ def of(df, label, beta=None):
 def finished(df, *columns):
     """Runs with outcome ok and every column finite."""
     ok = df[df["outcome"] == "ok"]
+    seen = NONFINITE.get()
     for c in columns:
-        ok = ok[ok[c].map(finite).astype(bool)] if c in ok else ok.iloc[0:0]
+        if c not in ok:
+            ok = ok.iloc[0:0]
+            continue
+        good = ok[c].map(finite).astype(bool)
+        if seen is not None:
+            seen.update((r["likelihood"], float(r["beta"]), int(r["seed"]), c) for _, r in ok[~good].iterrows())
+        ok = ok[good]
     return ok
+
+
+def nonfinite_text(found):
+    """'non-finite, left out: label β=… seed … (column), …' or ''."""
+    return ("non-finite, left out: " + ", ".join(f"{lab} β={b:g} seed {s} ({c})" for lab, b, s, c in sorted(found))
+            if found else "")
+
+
+def duplicated_runs(summary):
+    """Error naming every (dataset, label, β, seed) with more than one row (a re-run concatenated)."""
+    key = ["dataset", "likelihood", "beta", "seed"]
+    dup = summary[summary.duplicated(key, keep=False)]
+    if len(dup):
+        named = sorted({(str(r["dataset"]), str(r["likelihood"]), float(r["beta"]), int(r["seed"]))
+                        for _, r in dup.iterrows()})
+        raise ValueError("the summary has more than one row per run: " + ", ".join(
+            f"{d} {lab} β={b:g} seed {s}" for d, lab, b, s in named))
 
 
 def betas(df, label):
@@ -124,3 +154,25 @@ def trends_of(df, column="loss_trend"):
     if column not in rows:
         return [None] * len(rows)
     return [float(v) if finite(v) else None for v in rows[column]]
+
+
+def moving_follow_up(df, labels, beta=None, column="loss_trend", limit=LOSS_SETTLED):
+    """The follow-up of the first (label, β) whose finished runs have not settled, or None."""
+    for label in labels:
+        for b in ([beta] if beta is not None else betas(df, label)):
+            if unsettled(trends_of(of(df, label, b), column), limit):
+                return followup.unsettled(label, b)
+    return None
+
+
+def edge_follow_up(df, label, beta):
+    """The follow-up of a best β at its grid's edge, or None when it lies inside."""
+    grid = betas(df, label)
+    return followup.edge(label, beta, grid) if at_edge(beta, grid) else None
+
+
+def no_spread(df, labels, reason="no seed-to-seed spread (one seed per β)"):
+    """The inconclusive row of a claim whose cells have one seed each: more seeds settle it."""
+    return {"runs": describe(df, labels), "verdict": "inconclusive", "reason": reason,
+            "follow_up": followup.straddles("seed-to-seed spread", labels,
+                                            sorted({b for lab in labels for b in betas(df, lab)}))}

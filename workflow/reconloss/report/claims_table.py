@@ -22,6 +22,10 @@ DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": 
 CLAIM_FIELDS = (("verdict", "Verdict"), ("reason", "Why"), ("quantity", "Quantity"), ("rule", "Rule"),
                 ("numbers", "Numbers"), ("needs", "Runs it needs"), ("runs", "Runs it read"))
 
+#: Fields shown only where a claim has them: each FID classifier's verdict, and the runs that would settle it.
+OPTIONAL_FIELDS = (("classifiers", "Under each FID classifier", str),
+                   ("follow_up", "What would settle it", lambda v: f"`{v}`"))
+
 
 def dataset_title(dataset):
     return DATASET_TITLES.get(dataset, dataset)
@@ -68,6 +72,8 @@ def markdown(frame, figure_links=True):
         heading = f"{row['dataset']}: {row['claim']}" if several else row["claim"]
         lines += ["", f"## {heading}", "", f"> {row['statement']}", ""]
         lines += [f"- **{name}:** {row[field]}" for field, name in CLAIM_FIELDS if field in row]
+        lines += [f"- **{name}:** {text(row[field])}" for field, name, text in OPTIONAL_FIELDS
+                  if field in row and isinstance(row[field], str) and row[field]]
         lines.append(f"- **Figure:** {figure(row)}")
     return "\n".join(lines) + "\n"
 
