@@ -49,14 +49,17 @@ LABEL_SPECS = {
 
 @dataclass(frozen=True)
 class Need:
-    """Runs of one label at these β values, trained for this many epochs (seeds: the claims' own)."""
+    """Runs of one label at these β values, trained for this many epochs; seeds: the fewest seeds the need asks
+    for (None: the configuration's claims seeds; the planner runs max of the two)."""
 
     label: str
     betas: tuple
     epochs: int
+    seeds: int | None = None
 
     def text(self):
-        return f"{self.label} β ∈ {{{', '.join(f'{b:g}' for b in self.betas)}}}, {self.epochs} epochs"
+        seeds = f", ≥ {self.seeds} seeds" if self.seeds else ""
+        return f"{self.label} β ∈ {{{', '.join(f'{b:g}' for b in self.betas)}}}, {self.epochs} epochs{seeds}"
 
 
 @dataclass(frozen=True)
