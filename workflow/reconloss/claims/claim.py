@@ -44,6 +44,8 @@ LABEL_SPECS = {
                                 "train": {"data_range": 255.0, **UNCLIPPED}},
     "continuous_bernoulli_naive_noclamp": {"likelihood": "continuous_bernoulli_naive", "options": {"clamp": None}},
     "beta_eps1e-6": {"likelihood": "beta", "options": {"eps": 1e-6}},
+    # the summed squared error (σ = √0.5) over its own β scale, trained like the other FID sweeps (clipped)
+    "gaussian_fixed_sweep": {"likelihood": "gaussian_fixed"},
 }
 
 

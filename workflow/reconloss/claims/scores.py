@@ -1,0 +1,81 @@
+"""Claims about what image measures see: the classifier score under a change of levels only, and whether CB's
+expected values keep any sharpness over Bernoulli's.
+
+The classifier score is the Inception Score's formula computed with each data set's own classifier (INTERFACES
+3); like FID it is tested by intervention: the same samples, only their grey levels changed (CB's stretched to
+the data's range, Bernoulli's squeezed into CB's), so any change is the measure reacting to the levels. Both are
+decided per (likelihood, β) with Holm's correction (reconloss.claims.decide).
+"""
+
+import math
+
+from reconloss.claims.choice import EQUIVALENT, SWEEPS
+from reconloss.claims.claim import Claim
+from reconloss.claims.decide import Test, classifier_columns, combine, per_beta, pooled, result
+from reconloss.claims.runs import betas, cells, describe, log, missing, not_tested, still_moving
+
+CB, BERNOULLI = "continuous_bernoulli", "bernoulli"
+SCORE = "classifier_score"
+#: The level change each likelihood's samples get: CB's stretched to the data's range, Bernoulli's squeezed.
+CHANGED = {CB: "stretched", BERNOULLI: "squeezed"}
+
+
+def score_blind(df, specs):
+    lacking = missing(df, [CB, BERNOULLI])
+    if lacking:
+        return not_tested(lacking)
+    if SCORE not in df:
+        return {"verdict": "not tested", "reason": f"the summary has no {SCORE} column (the classifier score)"}
+    margin = math.log(EQUIVALENT)
+    decisions, numbers = {}, []
+    for column in classifier_columns(df, SCORE):
+        suffix = column[len(SCORE):]
+        change = {lab: cells(df, lab, lambda r, c=f"{SCORE}_{how}{suffix}": log(r[c]) - log(r[column]),
+                             column, f"{SCORE}_{how}{suffix}")
+                  for lab, how in CHANGED.items() if f"{SCORE}_{how}{suffix}" in df}
+        spread = pooled(*change.values())
+        tests = {(lab, b): Test.of(s, None, spread) for lab, by in change.items() for b, s in by.items()}
+        tests = {k: t for k, t in tests.items() if t is not None}
+        if not tests:
+            decisions[column] = {"verdict": "inconclusive", "reason": "no level-changed scores with a spread"}
+            continue
+        numbers.append(f"{column}: " + "; ".join(f"{lab} β {b:g} {CHANGED[lab]} / as sampled {t.text()}"
+                                                 for (lab, b), t in tests.items()))
+        decisions[column] = per_beta({k: (t.p_inside(margin), t.p_outside(margin)) for k, t in tests.items()},
+                                     f"unchanged within ×{EQUIVALENT:g}")
+    return result(" | ".join(numbers), describe(df, [CB, BERNOULLI]), combine(decisions))
+
+
+def mean_not_sharper(df, specs):
+    lacking = missing(df, [CB, BERNOULLI])
+    if lacking:
+        return not_tested(lacking)
+    sharp = {lab: cells(df, lab, lambda r: log(r["sharpness_mean"]), "sharpness_mean") for lab in (CB, BERNOULLI)}
+    spread = pooled(*sharp.values())
+    shared = [b for b in betas(df, CB) if b in sharp[BERNOULLI]]
+    tests = {b: Test.of(sharp[CB][b], sharp[BERNOULLI][b], spread) for b in shared}
+    tests = {b: t for b, t in tests.items() if t is not None}
+    bound = math.log(EQUIVALENT)
+    numbers = "; ".join(f"β {b:g}: CB / Bernoulli {t.text()}" for b, t in tests.items()) or "no spread"
+    moving = still_moving(df, [CB, BERNOULLI])
+    decision = {"verdict": "inconclusive", "reason": moving} if moving else per_beta(
+        {b: (t.p_below(bound), t.p_above(bound)) for b, t in tests.items()}, f"CB at most ×{EQUIVALENT:g} sharper")
+    return result(numbers + f" (bound ×{EQUIVALENT:g})", describe(df, [CB, BERNOULLI]), decision)
+
+
+CLAIMS = [
+    Claim("score_blind_to_desaturation",
+          "The classifier score (the Inception Score's formula with the data set's own classifier) does not "
+          "react to CB's desaturation either.",
+          "log change of the classifier score when only the levels change (CB stretched, Bernoulli squeezed), "
+          "per likelihood and β, under every classifier",
+          f"inside ×{EQUIVALENT:g} at every (likelihood, β) (two one-sided tests, Holm) under every classifier: "
+          f"holds; clearly outside at some: does not hold",
+          "dynamic_range", (SWEEPS[BERNOULLI], SWEEPS[CB]), score_blind),
+    Claim("cb_mean_not_sharper",
+          "Shown as expected values, CB's reconstructions are no sharper than Bernoulli's.",
+          "gradient energy of the E[x] reconstructions, CB over Bernoulli, at each β",
+          f"CB clearly at most ×{EQUIVALENT:g} sharper at every β (Holm): holds; clearly sharper than that at "
+          "some β: does not hold",
+          "cb_image", (SWEEPS[BERNOULLI], SWEEPS[CB]), mean_not_sharper),
+]
