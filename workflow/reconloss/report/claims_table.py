@@ -21,7 +21,8 @@ def markdown(frame):
         lines += ["", f'<a id="{r.dataset}-{r.claim}"></a>', f"## {r.dataset}: {r.claim} — {r.verdict}", "",
                   f"> {r.statement}", "", f"- **Runs needed:** {r.needs}", f"- **Quantity:** {r.quantity}",
                   f"- **Rule:** {r.rule}", f"- **Numbers:** {r.numbers or '—'}", f"- **Runs:** {r.runs or '—'}",
-                  f"- **Verdict:** {r.verdict} ({r.reason or 'no reason given'})", f"- **Figure:** {r.figure}"]
+                  f"- **Verdict:** {r.verdict} ({r.reason or 'no reason given'})", f"- **Figure:** {r.figure or '—'}",
+                  f"- **Post section:** {r.section or '—'}"]
     return "\n".join(lines) + "\n"
 
 

@@ -222,7 +222,8 @@ def _link(text, target, start, anchor=None):
 
 #: The fields of a claim's section in claims.md, in order, with their headings.
 CLAIM_FIELDS = (("verdict", "Verdict"), ("reason", "Why"), ("quantity", "Quantity"), ("rule", "Rule"),
-                ("numbers", "Numbers"), ("needs", "Runs it needs"), ("runs", "Runs it read"))
+                ("numbers", "Numbers"), ("needs", "Runs it needs"), ("runs", "Runs it read"),
+                ("section", "Post section"))
 
 
 def claim_anchor(claim_id):
@@ -238,7 +239,7 @@ def claims_markdown(frame, dataset):
     lines = [f"# Claims: {title}", "", claims.VERDICT_RULE, "",
              "| claim | verdict | why | figure |", "| --- | --- | --- | --- |"]
     figures = {row["claim"]: _link(row["figure"], claims.figure_file(row["figure"], dataset)[1], ".")
-               for _, row in frame.iterrows()}
+               if row["figure"] else "—" for _, row in frame.iterrows()}
     for _, row in frame.iterrows():
         lines.append(f"| [{_cell(row['statement'])}](#{claim_anchor(row['claim'])}) | **{row['verdict']}** | "
                      f"{_cell(str(row['reason']))} | {figures[row['claim']]} |")
