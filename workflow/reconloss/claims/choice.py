@@ -19,9 +19,9 @@ from reconloss.claims.runs import best_cell, betas, cells, describe, log, missin
 
 CB, BERNOULLI, BETA, TRUNC = "continuous_bernoulli", "bernoulli", "beta", "truncated_gaussian"
 MSE, IMAGE = "gaussian_fixed_sweep", "gaussian_optimal_image"
-#: β of the summed-squared-error (σ = √0.5) sweep: its β = 2σ², so 0.01–0.3 spans σ 0.07–0.39, and β 1 is the
-#: tutorials' plain summed squared error.
-MSE_SWEEP = (0.01, 0.03, 0.1, 0.3, 1.0)
+#: β of the summed-squared-error (σ = √0.5) sweep: its β = 2σ², so 0.01–0.3 spans σ 0.07–0.39 (β 1, σ 0.71,
+#: is left out: far blurrier than any of these on MNIST, it cannot be the best and costs 48 run-epochs).
+MSE_SWEEP = (0.01, 0.03, 0.1, 0.3)
 OPTIMAL_BETAS = (0.1, 1.0, 10.0)
 #: "As good as": best FIDs within this factor.
 EQUIVALENT = 1.10
