@@ -11,8 +11,9 @@ import math
 
 from reconloss.claims.choice import EQUIVALENT, SWEEPS
 from reconloss.claims.claim import Claim
-from reconloss.claims.decide import Test, classifier_columns, combine, per_beta, pooled, result
-from reconloss.claims.runs import betas, cells, describe, log, missing, not_tested, still_moving
+from reconloss.claims.decide import ALPHA, Test, classifier_columns, combine, gate, per_beta, pooled, result
+from reconloss.claims.evidence import Stat
+from reconloss.claims.runs import best_cell, cells, describe, log, missing, not_tested
 
 CB, BERNOULLI = "continuous_bernoulli", "bernoulli"
 SCORE = "classifier_score"
@@ -47,20 +48,29 @@ def score_blind(df, specs):
 
 
 def mean_not_sharper(df, specs):
+    """At each one's own best β (by sample FID): the models one would show. Compared at one nominal β the two
+    are at different trade-offs (CB needs a larger β), and a blurrier Bernoulli at β 10 would make CB look sharp."""
     lacking = missing(df, [CB, BERNOULLI])
     if lacking:
         return not_tested(lacking)
+    bests = {lab: best_cell(df, lab, "fid")[0] for lab in (CB, BERNOULLI)}
+    if None in bests.values():
+        return {"runs": describe(df, [CB, BERNOULLI]), "verdict": "inconclusive", "reason": "no finished run"}
     sharp = {lab: cells(df, lab, lambda r: log(r["sharpness_mean"]), "sharpness_mean") for lab in (CB, BERNOULLI)}
-    spread = pooled(*sharp.values())
-    shared = [b for b in betas(df, CB) if b in sharp[BERNOULLI]]
-    tests = {b: Test.of(sharp[CB][b], sharp[BERNOULLI][b], spread) for b in shared}
-    tests = {b: t for b, t in tests.items() if t is not None}
+    t = Test.of(sharp[CB].get(bests[CB], Stat()), sharp[BERNOULLI].get(bests[BERNOULLI], Stat()), pooled(*sharp.values()))
     bound = math.log(EQUIVALENT)
-    numbers = "; ".join(f"β {b:g}: CB / Bernoulli {t.text()}" for b, t in tests.items()) or "no spread"
-    moving = still_moving(df, [CB, BERNOULLI])
-    decision = {"verdict": "inconclusive", "reason": moving} if moving else per_beta(
-        {b: (t.p_below(bound), t.p_above(bound)) for b, t in tests.items()}, f"CB at most ×{EQUIVALENT:g} sharper")
-    return result(numbers + f" (bound ×{EQUIVALENT:g})", describe(df, [CB, BERNOULLI]), decision)
+    numbers = (f"best β: CB {bests[CB]:g}, Bernoulli {bests[BERNOULLI]:g}; E[x] sharpness CB / Bernoulli "
+               f"{t.text() if t else 'n/a'} (bound ×{EQUIVALENT:g})")
+    reasons = gate(df, list(bests.items()))
+    if reasons or t is None:
+        decision = {"verdict": "inconclusive", "reason": "; ".join(reasons) or "no spread"}
+    elif t.p_below(bound) < ALPHA:
+        decision = {"verdict": "holds", "reason": f"CB clearly at most ×{EQUIVALENT:g} as sharp"}
+    elif t.p_above(bound) < ALPHA:
+        decision = {"verdict": "does not hold", "reason": f"CB clearly sharper than ×{EQUIVALENT:g}"}
+    else:
+        decision = {"verdict": "inconclusive", "reason": "the interval straddles the bound"}
+    return result(numbers, describe(df, [CB, BERNOULLI]), decision)
 
 
 CLAIMS = [
@@ -74,8 +84,8 @@ CLAIMS = [
           "dynamic_range", (SWEEPS[BERNOULLI], SWEEPS[CB]), score_blind),
     Claim("cb_mean_not_sharper",
           "Shown as expected values, CB's reconstructions are no sharper than Bernoulli's.",
-          "gradient energy of the E[x] reconstructions, CB over Bernoulli, at each β",
-          f"CB clearly at most ×{EQUIVALENT:g} sharper at every β (Holm): holds; clearly sharper than that at "
-          "some β: does not hold",
+          "gradient energy of the E[x] reconstructions, CB over Bernoulli, each at its own best β (sample FID)",
+          f"CB clearly at most ×{EQUIVALENT:g} as sharp: holds; clearly sharper than that: does not hold; a best β "
+          "at its grid's edge or unsettled runs: inconclusive",
           "cb_image", (SWEEPS[BERNOULLI], SWEEPS[CB]), mean_not_sharper),
 ]

@@ -13,6 +13,7 @@ import math
 from reconloss.claims.choice import MSE, SWEEPS
 from reconloss.claims.claim import SETTLE_EPOCHS, STABILITY_EPOCHS, Claim, Need
 from reconloss.claims.decide import Test, per_beta, pooled, result
+from reconloss.claims.evidence import LOSS_SETTLED, SIGMA_SETTLED
 from reconloss.claims.runs import BROKEN, betas, cells, describe, log, missing, not_tested, of, still_moving
 
 LEARNED, LEARNED_PIXEL = "gaussian_learned_global", "gaussian_learned_pixel"
@@ -38,9 +39,10 @@ def _need(label, epochs=SETTLE_EPOCHS):
     return Need(label, SIGMA_BETAS if label == LEARNED else OTHER_BETAS, epochs)
 
 
-def _cellwise(df, labels, value, columns, bound, below, what):
+def _cellwise(df, labels, value, columns, bound, below, what, settled=("sigma_trend", SIGMA_SETTLED)):
     """Per (label, β): the log quantity value(row) tested against log bound (below: the sentence says it is
-    lower), Holm over cells; {numbers, runs, verdict, reason}."""
+    lower), Holm over cells, once the runs have settled (`settled`: the trend column and its limit; a σ level
+    needs log σ settled, not the loss); {numbers, runs, verdict, reason}."""
     lacking = missing(df, labels)
     if lacking:
         return not_tested(lacking)
@@ -54,14 +56,14 @@ def _cellwise(df, labels, value, columns, bound, below, what):
     numbers = "; ".join(f"{lab} β {b:g}: {t.text(math.exp, '')}" for (lab, b), t in tests.items()) or "no spread"
     p = {k: ((t.p_below(bound), t.p_above(bound)) if below else (t.p_above(bound), t.p_below(bound)))
          for k, t in tests.items()}
-    moving = still_moving(df, labels)
+    moving = still_moving(df, labels, column=settled[0], limit=settled[1])
     decision = {"verdict": "inconclusive", "reason": moving} if moving else per_beta(p, what)
     return result(numbers + f" (bound {math.exp(bound):.3g})", describe(df, labels), decision)
 
 
 def mass_outside(df, specs):
     return _cellwise(df, [LEARNED, MSE], lambda r: log(r["mass_outside"]), ["mass_outside"], math.log(MASS_FLOOR),
-                     False, f"mass outside [0, 1] above {MASS_FLOOR:g}")
+                     False, f"mass outside [0, 1] above {MASS_FLOOR:g}", settled=("loss_trend", LOSS_SETTLED))
 
 
 def black_pixels_lower(df, specs):
