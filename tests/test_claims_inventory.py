@@ -80,6 +80,11 @@ def test_counts_by_treatment_and_what_each_names(frame):
         assert e.check in analytic_checks.CHECKS or e.claim in registered, e.id
 
 
+def test_every_registered_claim_traces_to_an_inventory_entry():
+    named = {e.claim for e in INVENTORY}
+    assert {c.id for c in claims.CLAIMS} <= named, {c.id for c in claims.CLAIMS} - named
+
+
 def test_sections_are_the_posts_headings():
     post = _post()
     headings = {line.strip() for line in post.splitlines()}
