@@ -127,6 +127,14 @@ def _mean_steep():
     return ", ".join(f"dE/dλ at {lam:g}: {s:.4g}" for lam, s in slope.items()), slope[0.9999] > 100 * slope[0.6]
 
 
+def _larger_gradients():
+    """d log p / d logit is x − E[x] for CB (an exponential family) and x − λ for Bernoulli: CB's is larger
+    wherever λ already leans towards the pixel's value, which is where a trained model's λ sits."""
+    cases = [(1.0, lam) for lam in (0.6, 0.9, 0.99)] + [(0.0, lam) for lam in (0.4, 0.1, 0.01)]
+    ratio = {(x, lam): abs(x - cb_mean(lam)) / abs(x - lam) for x, lam in cases}
+    return ", ".join(f"x {x:g}, λ {lam:g}: ×{r:.3g}" for (x, lam), r in ratio.items()), all(r > 1 for r in ratio.values())
+
+
 def _mean_at(lam, post, tol):
     def compute():
         value = cb_mean(lam)
@@ -241,6 +249,9 @@ CHECKS = {
     "mean_not_parameter": Check("E[x] − λ of CB at λ ∈ {0.1, 0.3, 0.9} (Bernoulli's and Gaussian's is 0)",
                                 "|E[x] − λ| > 0.01", _CB, _mean_not_parameter),
     "mean_less_extreme": Check("|λ − ½| − |E[x] − ½| over a grid of λ", "> 0 everywhere", _CB, _mean_less_extreme),
+    "larger_gradients": Check("CB's gradient of the log-likelihood in the logit, |x − E[x]|, over Bernoulli's, "
+                              "|x − λ|, for x ∈ {0, 1} and λ leaning towards x", "above ×1 in every case",
+                              "analytic/cb_target", _larger_gradients),
     "needs_extreme": Check("λ whose CB mean is 0.9 (brentq)", "> 0.999", _CB, _needs_extreme),
     "mean_steep": Check("dE/dλ at λ 0.9999 against λ 0.6 (central difference)", "more than 100× steeper", _CB,
                         _mean_steep),

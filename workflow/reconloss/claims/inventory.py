@@ -110,8 +110,9 @@ INVENTORY = (
     _r("cb_best_fid_slightly_better", FID, "CB's best FID is a little lower than Bernoulli's, possibly by chance.",
        "cb_best_fid_better"),
     _r("cb_needs_larger_beta", FID, "CB needs a larger β than Bernoulli for its best FID."),
-    _r("cb_larger_gradients_less_kl", FID, "CB's extra term strengthens the reconstruction gradients, so at one β "
-       "the KL weighs less for CB.", "cb_kl_larger_at_same_beta"),
+    _a("cb_larger_gradients", FID, "CB's extra term strengthens the reconstruction gradients.", "larger_gradients"),
+    _r("cb_kl_counts_less", FID, "Hence at one β the KL weighs less for CB than for Bernoulli.",
+       "cb_kl_larger_at_same_beta"),
     _r("cb_desaturation_remains", FID, "The two losses are not equivalent, since CB's images stay desaturated.",
        "cb_mean_bounds"),
     _r("fid_blind_to_desaturation", FID, "FID does not register CB's desaturation."),
