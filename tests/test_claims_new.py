@@ -148,6 +148,11 @@ def test_cb_kl_larger_is_decided_per_beta():
     # ×3 at one β cannot outweigh ×0.9 at four: the opposite is clear there
     assert verdict(kl_rows(lambda b: 60 if b == 1.0 else 18), "cb_kl_larger_at_same_beta") == "does not hold"
     assert verdict(kl_rows(lambda b: 20), "cb_kl_larger_at_same_beta") == "inconclusive"
+    # a β whose CB runs all diverged is undecided, not dropped: "holds at 4 of 5" is inconclusive
+    gone = [r if not (r["likelihood"] == CB and r["beta"] == 10.0) else row(CB, 10.0, r["seed"], outcome="diverged")
+            for r in kl_rows(lambda b: 30)]
+    frame = claims.claims_frame(fake_summary(gone), only=["cb_kl_larger_at_same_beta"]).iloc[0]
+    assert frame["verdict"] == "inconclusive" and "4 of 5 β" in frame["reason"]
 
 
 # ---- scores ----------------------------------------------------------------------------------------------

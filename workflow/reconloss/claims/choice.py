@@ -15,6 +15,7 @@ import math
 
 from reconloss.claims.claim import BETA_EPOCHS, BETA_SWEEP, SETTLE_EPOCHS, SWEEP_EPOCHS, Claim, Need
 from reconloss.claims.decide import ALPHA, Test, classifier_columns, combine, gate, holm, per_beta, pooled, result
+from reconloss.claims.evidence import Stat
 from reconloss.claims.runs import best_cell, betas, cells, describe, log, missing, not_tested, still_moving
 
 CB, BERNOULLI, BETA, TRUNC = "continuous_bernoulli", "bernoulli", "beta", "truncated_gaussian"
@@ -170,13 +171,14 @@ def cb_kl_larger(df, specs):
         return not_tested(lacking)
     kl = {lab: cells(df, lab, lambda r: log(r["kl"]), "kl") for lab in (BERNOULLI, CB)}
     spread = pooled(*kl.values())
-    shared = [b for b in betas(df, CB) if b in kl[BERNOULLI] and kl[CB][b].n and kl[BERNOULLI][b].n]
-    tests = {b: Test.of(kl[CB][b], kl[BERNOULLI][b], spread) for b in shared}
-    tests = {b: t for b, t in tests.items() if t is not None}
-    numbers = "; ".join(f"β {b:g}: KL CB / Bernoulli {t.text()}" for b, t in tests.items()) or "no spread"
+    # every β either ran counts: one without finished runs on both sides is undecided, never dropped
+    grid = sorted(set(betas(df, CB)) | set(betas(df, BERNOULLI)))
+    tests = {b: Test.of(kl[CB].get(b, Stat()), kl[BERNOULLI].get(b, Stat()), spread) for b in grid}
+    numbers = "; ".join(f"β {b:g}: KL CB / Bernoulli {t.text() if t else 'no finished pair'}"
+                        for b, t in tests.items())
     moving = still_moving(df, [BERNOULLI, CB])
     decision = {"verdict": "inconclusive", "reason": moving} if moving else \
-        per_beta({b: (t.p_above(0), t.p_below(0)) for b, t in tests.items()}, "CB's KL larger")
+        per_beta({b: (t.p_above(0), t.p_below(0)) if t else (1.0, 1.0) for b, t in tests.items()}, "CB's KL larger")
     return result(numbers, describe(df, [BERNOULLI, CB]), decision)
 
 

@@ -35,15 +35,16 @@ def score_blind(df, specs):
                              column, f"{SCORE}_{how}{suffix}")
                   for lab, how in CHANGED.items() if f"{SCORE}_{how}{suffix}" in df}
         spread = pooled(*change.values())
+        # every (likelihood, β) counts: one without finished runs or a spread is undecided, never dropped
         tests = {(lab, b): Test.of(s, None, spread) for lab, by in change.items() for b, s in by.items()}
-        tests = {k: t for k, t in tests.items() if t is not None}
-        if not tests:
+        if not any(tests.values()):
             decisions[column] = {"verdict": "inconclusive", "reason": "no level-changed scores with a spread"}
             continue
-        numbers.append(f"{column}: " + "; ".join(f"{lab} β {b:g} {CHANGED[lab]} / as sampled {t.text()}"
+        numbers.append(f"{column}: " + "; ".join(f"{lab} β {b:g} {CHANGED[lab]} / as sampled "
+                                                 f"{t.text() if t else 'no finished run'}"
                                                  for (lab, b), t in tests.items()))
-        decisions[column] = per_beta({k: (t.p_inside(margin), t.p_outside(margin)) for k, t in tests.items()},
-                                     f"unchanged within ×{EQUIVALENT:g}")
+        decisions[column] = per_beta({k: (t.p_inside(margin), t.p_outside(margin)) if t else (1.0, 1.0)
+                                      for k, t in tests.items()}, f"unchanged within ×{EQUIVALENT:g}")
     return result(" | ".join(numbers), describe(df, [CB, BERNOULLI]), combine(decisions))
 
 

@@ -51,11 +51,12 @@ def _cellwise(df, labels, value, columns, bound, below, what, settled=("sigma_tr
         return {"verdict": "not tested", "reason": f"the summary has no {', '.join(absent)} column"}
     by = {lab: cells(df, lab, value, *columns) for lab in labels}
     spread = pooled(*by.values())
+    # every cell counts: one without a finished run (or without a spread) is undecided, never dropped
     tests = {(lab, b): Test.of(s, None, spread) for lab, c in by.items() for b, s in c.items()}
-    tests = {k: t for k, t in tests.items() if t is not None}
-    numbers = "; ".join(f"{lab} β {b:g}: {t.text(math.exp, '')}" for (lab, b), t in tests.items()) or "no spread"
-    p = {k: ((t.p_below(bound), t.p_above(bound)) if below else (t.p_above(bound), t.p_below(bound)))
-         for k, t in tests.items()}
+    numbers = "; ".join(f"{lab} β {b:g}: {t.text(math.exp, '') if t else 'no finished run'}"
+                        for (lab, b), t in tests.items()) or "no spread"
+    p = {k: (1.0, 1.0) if t is None else (t.p_below(bound), t.p_above(bound)) if below else
+         (t.p_above(bound), t.p_below(bound)) for k, t in tests.items()}
     moving = still_moving(df, labels, column=settled[0], limit=settled[1])
     decision = {"verdict": "inconclusive", "reason": moving} if moving else per_beta(p, what)
     return result(numbers + f" (bound {math.exp(bound):.3g})", describe(df, labels), decision)
