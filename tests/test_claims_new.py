@@ -264,6 +264,12 @@ def test_predicted_sigma_trains():
     assert verdict(cells(labels, sigma_mean=lambda lab, b: 0.35), "predicted_sigma_trains") == "inconclusive"
 
 
+def test_a_need_states_the_seeds_its_rule_counts_on():
+    need = next(c for c in claims.CLAIMS if c.id == "data_sigma_trains").needs[0]
+    assert need.seeds == sigma.MIN_RUNS and need.text().endswith(f"≥ {sigma.MIN_RUNS} seeds")
+    assert "seeds" not in next(c for c in claims.CLAIMS if c.id == "cb_best_fid_better").needs[0].text()
+
+
 def test_new_needs_name_labels_the_planner_can_resolve():
     import json
     from pathlib import Path

@@ -35,8 +35,8 @@ PREDICTED_START, MOVED = math.log(2.0), 2.0
 MIN_RUNS = 3
 
 
-def _need(label, epochs=SETTLE_EPOCHS):
-    return Need(label, SIGMA_BETAS if label == LEARNED else OTHER_BETAS, epochs)
+def _need(label, epochs=SETTLE_EPOCHS, seeds=None):
+    return Need(label, SIGMA_BETAS if label == LEARNED else OTHER_BETAS, epochs, seeds)
 
 
 def _cellwise(df, labels, value, columns, bound, below, what, settled=("sigma_trend", SIGMA_SETTLED)):
@@ -152,11 +152,12 @@ CLAIMS = [
           "run outcomes per β (ok, collapsed, diverged)",
           f"every run ok, ≥ {MIN_RUNS} per β, at every β: holds; a diverged run at some β: does not hold; "
           "collapse leaves a β undecided",
-          "divergence", (_need(DATA_PIXEL, STABILITY_EPOCHS),), data_sigma_trains),
+          "divergence", (_need(DATA_PIXEL, STABILITY_EPOCHS, MIN_RUNS),), data_sigma_trains),
     Claim("predicted_sigma_trains",
           "A σ output by the decoder (per pixel or per image) trains by backpropagation with μ.",
           "run outcomes, and the mean σ at the end against its start floor + softplus(0) ≈ 0.69",
           f"at every (label, β) all runs ok and σ clearly below the start / {MOVED:g} (Holm): holds; a diverged "
           "run or σ clearly above that at some: does not hold",
-          "sigma", (_need(PREDICTED_PIXEL), _need(PREDICTED_IMAGE)), predicted_sigma_trains),
+          "sigma", (_need(PREDICTED_PIXEL, seeds=MIN_RUNS), _need(PREDICTED_IMAGE, seeds=MIN_RUNS)),
+          predicted_sigma_trains),
 ]
