@@ -9,6 +9,12 @@ The margins are substantive, not noise margins: ×1.10 for "as good as" (smaller
 second MNIST classifier, trained with another seed, moved Bernoulli's FID: a gap inside it is one no FID
 network ranks reliably) and ×1.25 for "acceptable" / "good" (a quarter more FID than the best, the widest gap
 the project calls alike anywhere, evidence.MARGIN_CAP).
+
+"CB beats Beta and the truncated Gaussian" is the CB paper's claim, which the post passes on untested. The
+paper's own measures are not reproduced here; what is judged is the part these runs can decide: the same
+model and training, sample FID, each likelihood at its own best β. Beta trains 12 epochs (BETA_EPOCHS, which
+its trick claim shares) against 16 for the others; the gate makes a Beta still moving at its best β
+inconclusive rather than beaten.
 """
 
 import math
