@@ -62,7 +62,7 @@ def test_dry_run_of_the_claims_study_lists_exactly_the_claims_runs(tmp_path):
     datasets = ["mnist", "fashion_mnist"]  # the published study's
     expected = plan.plan(claims.CLAIMS, {"datasets": datasets, "claims": {}})
     packs = plan.packs(expected)
-    assert len(packs) == 2 * 30
+    assert len(packs) == 2 * 47
     assert jobs == {"data": 2, "classifier": 2, "claims_train": len(packs), "claims_evaluate": len(packs),
                     "claims_tables": 1, "claims_verdicts": 1, "claims_figures": 2, "analytic": 1, "claims": 1}
     trained = set(re.findall(r"results/claims/runs/((?:fashion_)?mnist/[^/\s,]+/beta~[^/\s,]+/seed~\d+)/model\.pt",

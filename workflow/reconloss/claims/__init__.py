@@ -28,12 +28,13 @@ A summary with two rows of one (dataset, label, β, seed) is refused with an err
 runs with a non-finite value a claim reads are named in that claim's `runs`.
 """
 
-from reconloss.claims import beta, cb, fid, followup, gaussian
+from reconloss.claims import beta, cb, choice, fid, followup, gaussian, scores, sigma
 from reconloss.claims.claim import selected
+from reconloss.claims.inventory import ANALYTIC, INVENTORY, RUNS, UNTESTABLE
 from reconloss.claims.evidence import VERDICT_RULE, VERDICTS  # noqa: F401  (the rule is part of the contract)
 
 #: Every claim, in the order of claims.md.
-CLAIMS = [*cb.CLAIMS, *fid.CLAIMS, *gaussian.CLAIMS, *beta.CLAIMS]
+CLAIMS = [*cb.CLAIMS, *fid.CLAIMS, *gaussian.CLAIMS, *beta.CLAIMS, *choice.CLAIMS, *scores.CLAIMS, *sigma.CLAIMS]
 assert len({c.id for c in CLAIMS}) == len(CLAIMS)
 #: The figure where a reader sees each claim's evidence (a reconloss.report.figures stem, or analytic/<stem>).
 CLAIM_FIGURES = {c.id: c.figure for c in CLAIMS}
@@ -42,6 +43,8 @@ CLAIM_FIGURES = {c.id: c.figure for c in CLAIMS}
 def figure_file(figure, dataset):
     """(path under results/figures, path from docs/study/{dataset}/) of a claim's figure: the dataset's own,
     or an analytic one (study-docs keeps those once, in docs/study/analytic/)."""
+    if not figure:
+        return "", ""
     if figure.startswith("analytic/"):
         name = figure.split("/", 1)[1] + ".png"
         return f"analytic/{name}", f"../analytic/{name}"
@@ -49,7 +52,7 @@ def figure_file(figure, dataset):
 
 
 COLUMNS = ["dataset", "claim", "statement", "needs", "quantity", "rule", "numbers", "runs", "verdict", "reason",
-           "figure", "follow_up", "classifiers"]
+           "figure", "follow_up", "classifiers", "section"]
 
 
 def grid_specs(config):
@@ -71,11 +74,48 @@ def claims_only(config):
     return not config.get("likelihoods") and not config.get("variants")
 
 
+def _sections(claim_id):
+    """The post's sections whose statements a claim judges (from the inventory)."""
+    return ", ".join(dict.fromkeys(e.section for e in INVENTORY if e.claim == claim_id))
+
+
+def inventory_rows():
+    """The row fields of every inventory entry that no registered claim judges: an analytic check's computed
+    numbers and verdict, "not testable here" with what is missing, or "not tested" where the claim that should
+    judge it is not registered (its rule lives elsewhere)."""
+    from reconloss.claims import analytic_checks
+
+    registered = {c.id for c in CLAIMS}
+    rows = []
+    for e in INVENTORY:
+        if e.claim in registered:
+            continue
+        row = {"claim": e.id, "statement": e.says, "needs": "none (analytic)", "quantity": "—", "rule": "—",
+               "numbers": "", "runs": "", "figure": "", "section": e.section}
+        if e.treatment == ANALYTIC:
+            row.update(analytic_checks.run(e.check))
+        elif e.treatment == UNTESTABLE:
+            row.update(needs="—", rule="no run or computation here can decide it", verdict=UNTESTABLE,
+                       reason=f"missing: {e.missing}")
+        else:
+            assert e.treatment == RUNS
+            row.update(needs="—", verdict="not tested", reason=f"no rule for claim {e.claim} is registered")
+        rows.append((e.id, row))
+    return rows
+
+
 def claims_frame(summary, specs=None, only=None):
-    """One row per (dataset, claim), in the summary's dataset order; `only`: claim ids (None: all)."""
+    """One row per (dataset, claim) and per inventory entry no claim judges (reconloss.claims.inventory), in the
+    summary's dataset order; `only`: claim or inventory ids (None: all)."""
     import pandas as pd
 
     from reconloss.claims.runs import NONFINITE, duplicated_runs, nonfinite_text
+
+    extra = inventory_rows()
+    if only is not None:
+        entries = {i for i, _ in extra}
+        extra = [(i, r) for i, r in extra if i in set(only)]
+        only = [i for i in only if i not in entries]
 
     specs = dict(specs or {})
     summary = summary.copy()
@@ -93,7 +133,7 @@ def claims_frame(summary, specs=None, only=None):
         for claim in selected(CLAIMS, only):
             row = {"dataset": dataset, "claim": claim.id, "statement": claim.statement, "needs": claim.needs_text(),
                    "quantity": claim.quantity, "rule": claim.rule, "numbers": "", "runs": "", "reason": "",
-                   "figure": claim.figure, "follow_up": "", "classifiers": ""}
+                   "figure": claim.figure, "follow_up": "", "classifiers": "", "section": _sections(claim.id)}
             found = set()
             token = NONFINITE.set(found)
             try:
@@ -105,4 +145,7 @@ def claims_frame(summary, specs=None, only=None):
             assert row["verdict"] in VERDICTS, row
             row["follow_up"] = followup.text(row["follow_up"]) if row["verdict"] == "inconclusive" else ""
             rows.append(row)
+        for _, fields in extra:
+            assert fields["verdict"] in VERDICTS, fields
+            rows.append({"dataset": dataset, "follow_up": "", "classifiers": "", **fields})
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -48,6 +48,8 @@ LABEL_SPECS = {
     # grow far beyond what eps 1e-3 allows), and in float32 1 − 1e-9 rounds to 1, so exact 1s are not moved
     # at all (log(1 − x) = −inf): the untricked Beta on white pixels.
     "beta_eps1e-9": {"likelihood": "beta", "options": {"eps": 1e-9}},
+    # the summed squared error (σ = √0.5) over its own β scale, trained like the other FID sweeps (clipped)
+    "gaussian_fixed_sweep": {"likelihood": "gaussian_fixed"},
 }
 #: Seeds per arm of an event comparison: with 3 against 3, Fisher's one-sided exact p is at least 1/20 = 0.05
 #: even at 3 of 3 against 0 of 3; with 5 against 5 it reaches 1/252.

@@ -20,7 +20,8 @@ DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": 
 
 #: The fields of a claim's section in claims.md, in order, with their headings.
 CLAIM_FIELDS = (("verdict", "Verdict"), ("reason", "Why"), ("quantity", "Quantity"), ("rule", "Rule"),
-                ("numbers", "Numbers"), ("needs", "Runs it needs"), ("runs", "Runs it read"))
+                ("numbers", "Numbers"), ("needs", "Runs it needs"), ("runs", "Runs it read"),
+                ("section", "Post section"))
 
 #: Fields shown only where a claim has them: each FID classifier's verdict, and the runs that would settle it.
 OPTIONAL_FIELDS = (("classifiers", "Under each FID classifier", str),
@@ -57,6 +58,8 @@ def markdown(frame, figure_links=True):
     rows = [row for _, row in frame.iterrows()]
 
     def figure(row):
+        if not row["figure"]:
+            return "—"
         if not figure_links:
             return row["figure"]
         return f"[{row['figure']}]({figure_file(row['figure'], row['dataset'])[1]})"

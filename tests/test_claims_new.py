@@ -1,0 +1,283 @@
+"""The claims of choice, scores and sigma on fabricated summaries: every verdict each rule can give, and the
+traps (opposite effects at different β, precise seeds with a small gap, classifiers that disagree, collapse
+against divergence). Seed s's value is its cell's times exp(jitter · (s − 1)); runs are settled."""
+
+import math
+
+import pytest
+
+from fake_results import fake_summary, summary_row as row
+from reconloss import claims
+from reconloss.claims import choice, decide, sigma
+from reconloss.claims.claim import BETA_SWEEP
+
+CB, BERN, BETA, TRUNC, MSE, IMAGE = (choice.CB, choice.BERNOULLI, choice.BETA, choice.TRUNC, choice.MSE,
+                                     choice.IMAGE)
+GRIDS = {CB: BETA_SWEEP, BERN: BETA_SWEEP, BETA: BETA_SWEEP, TRUNC: BETA_SWEEP, MSE: choice.MSE_SWEEP,
+         IMAGE: choice.OPTIMAL_BETAS}
+SEEDS = (0, 1, 2)
+
+
+def verdict(rows, claim):
+    frame = claims.claims_frame(fake_summary(rows), only=[claim]).set_index("claim")
+    return frame.loc[claim, "verdict"]
+
+
+def noisy(s, jitter):
+    return math.exp(jitter * (s - 1))
+
+
+def sweep(label, best_fid, best_beta=None, jitter=0.02, seeds=SEEDS, **extra):
+    """FID over the label's grid, U-shaped around its middle β (or best_beta), best_fid at the bottom."""
+    grid = GRIDS[label]
+    best_beta = best_beta or grid[len(grid) // 2]
+    rows = []
+    for b in grid:
+        fid = best_fid * 10 ** (0.4 * math.log10(b / best_beta) ** 2)
+        for s in seeds:
+            rows.append(row(label, b, s, fid=fid * noisy(s, jitter), **{k: v(b, s) if callable(v) else v
+                                                                         for k, v in extra.items()}))
+    return rows
+
+
+# ---- the shared decisions ---------------------------------------------------------------------------------
+
+
+def test_holm_and_one_sided_p_against_scipy():
+    from scipy.stats import ttest_ind
+
+    from reconloss.claims.evidence import Spread, Stat
+
+    assert decide.holm([0.01, 0.04, 0.03]) == [True, False, False]
+    assert decide.holm([0.01, 0.02, 0.04]) == [True, True, True]  # 0.01 ≤ α/3, 0.02 ≤ α/2, 0.04 ≤ α
+    assert decide.holm([math.nan, 0.0]) == [False, True]
+    rng = __import__("numpy").random.default_rng(3)
+    a, b = rng.normal(0.5, 1, 5), rng.normal(0, 1, 4)
+    t = decide.Test.of(Stat(a), Stat(b), Spread.pooled([Stat(a), Stat(b)]))
+    assert t.p_above(0) == pytest.approx(ttest_ind(a, b, alternative="greater").pvalue)
+    assert t.p_below(0) == pytest.approx(ttest_ind(a, b, alternative="less").pvalue)
+
+
+def test_per_beta_counts_and_never_averages():
+    assert decide.per_beta({0.1: (0.001, 0.9), 1.0: (0.001, 0.9)})["verdict"] == "holds"
+    out = decide.per_beta({0.1: (0.001, 0.9), 1.0: (0.9, 0.001)})
+    assert out["verdict"] == "does not hold" and "1 of 2 β" in out["reason"] and "β 1" in out["reason"]
+    assert decide.per_beta({0.1: (0.001, 0.9), 1.0: (0.3, 0.3)})["verdict"] == "inconclusive"
+
+
+def test_classifier_columns_in_numeric_order():
+    import pandas as pd
+
+    df = pd.DataFrame({"fid": [1.0], "fid_c10": [1.0], "fid_c2": [1.0], "fid_c0": [1.0], "fid_recon_c0": [1.0]})
+    assert decide.classifier_columns(df, "fid") == ["fid_c0", "fid_c2", "fid_c10"]
+    assert decide.classifier_columns(df[["fid"]], "fid") == ["fid"]
+
+
+# ---- choice ----------------------------------------------------------------------------------------------
+
+
+def test_cb_best_fid_better():
+    assert verdict(sweep(BERN, 20) + sweep(CB, 16, 3.0), "cb_best_fid_better") == "holds"
+    assert verdict(sweep(BERN, 20) + sweep(CB, 25, 3.0), "cb_best_fid_better") == "does not hold"
+    assert verdict(sweep(BERN, 20) + sweep(CB, 20.1, 3.0), "cb_best_fid_better") == "inconclusive"
+    assert verdict(sweep(BERN, 20) + sweep(CB, 16, 10.0), "cb_best_fid_better") == "inconclusive"  # at the edge
+    assert verdict(sweep(BERN, 20), "cb_best_fid_better") == "not tested"
+
+
+def test_a_fid_verdict_holds_only_under_every_classifier():
+    rows = sweep(BERN, 20) + sweep(CB, 16, 3.0)
+    for r in rows:  # classifier 0 is the unsuffixed fid; classifier 1 sees CB ×1.6 worse
+        r["fid_c0"] = r["fid"]
+        r["fid_c1"] = r["fid"] * (1.6 if r["likelihood"] == CB else 1.0)
+    assert verdict(rows, "cb_best_fid_better") == "inconclusive"
+    for r in rows:
+        r["fid_c1"] = r["fid"] * 1.01
+    assert verdict(rows, "cb_best_fid_better") == "holds"
+
+
+def test_bernoulli_as_good_as_cb_is_an_equivalence_against_a_stated_margin():
+    assert verdict(sweep(BERN, 20) + sweep(CB, 20, 3.0), "bernoulli_as_good_as_cb") == "holds"
+    # precise seeds and a real 3 % gap: still equivalent (a noise margin would call this different)
+    precise = sweep(BERN, 20, jitter=0.001) + sweep(CB, 20.6, 3.0, jitter=0.001)
+    assert verdict(precise, "bernoulli_as_good_as_cb") == "holds"
+    assert verdict(sweep(BERN, 20) + sweep(CB, 30, 3.0), "bernoulli_as_good_as_cb") == "does not hold"
+    assert verdict(sweep(BERN, 20) + sweep(CB, 22, 3.0), "bernoulli_as_good_as_cb") == "inconclusive"
+
+
+def test_cb_beats_beta_and_truncated():
+    rows = lambda beta, trunc: sweep(CB, 20, 3.0) + sweep(BETA, beta) + sweep(TRUNC, trunc)
+    assert verdict(rows(30, 30), "cb_beats_beta_and_truncated") == "holds"
+    assert verdict(rows(30, 15), "cb_beats_beta_and_truncated") == "does not hold"
+    assert verdict(rows(30, 20), "cb_beats_beta_and_truncated") == "inconclusive"
+    assert verdict(sweep(CB, 20, 3.0), "cb_beats_beta_and_truncated") == "not tested"
+
+
+def field(best):
+    """All six candidates at their own best FID."""
+    return [r for lab, fid in best.items() for r in sweep(lab, fid)]
+
+
+def test_no_single_best_likelihood():
+    base = {BERN: 20, CB: 40, BETA: 40, TRUNC: 40, MSE: 40, IMAGE: 40}
+    assert verdict(field({**base, CB: 20.2}), "no_single_best_likelihood") == "holds"
+    assert verdict(field(base), "no_single_best_likelihood") == "does not hold"
+    assert verdict(field({**base, CB: 22}), "no_single_best_likelihood") == "inconclusive"
+
+
+def test_incorrect_losses_acceptable():
+    base = {BERN: 21, MSE: 21, CB: 20, BETA: 30, TRUNC: 30, IMAGE: 30}
+    assert verdict(field(base), "incorrect_losses_acceptable") == "holds"
+    assert verdict(field({**base, MSE: 40}), "incorrect_losses_acceptable") == "does not hold"
+    assert verdict(field({**base, MSE: 25}), "incorrect_losses_acceptable") == "inconclusive"
+
+
+def test_optimal_image_good():
+    base = {BERN: 20, CB: 22, BETA: 30, TRUNC: 30, MSE: 25, IMAGE: 21}
+    assert verdict(field(base), "optimal_image_good") == "holds"
+    assert verdict(field({**base, IMAGE: 40}), "optimal_image_good") == "does not hold"
+    assert verdict(field({**base, IMAGE: 25}), "optimal_image_good") == "inconclusive"
+
+
+def kl_rows(cb_kl_of_beta, jitter=0.02):
+    return ([row(BERN, b, s, kl=20 * noisy(s, jitter)) for b in BETA_SWEEP for s in SEEDS]
+            + [row(CB, b, s, kl=cb_kl_of_beta(b) * noisy(s, jitter)) for b in BETA_SWEEP for s in SEEDS])
+
+
+def test_cb_kl_larger_is_decided_per_beta():
+    assert verdict(kl_rows(lambda b: 30), "cb_kl_larger_at_same_beta") == "holds"
+    # ×3 at one β cannot outweigh ×0.9 at four: the opposite is clear there
+    assert verdict(kl_rows(lambda b: 60 if b == 1.0 else 18), "cb_kl_larger_at_same_beta") == "does not hold"
+    assert verdict(kl_rows(lambda b: 20), "cb_kl_larger_at_same_beta") == "inconclusive"
+    # a β whose CB runs all diverged is undecided, not dropped: "holds at 4 of 5" is inconclusive
+    gone = [r if not (r["likelihood"] == CB and r["beta"] == 10.0) else row(CB, 10.0, r["seed"], outcome="diverged")
+            for r in kl_rows(lambda b: 30)]
+    frame = claims.claims_frame(fake_summary(gone), only=["cb_kl_larger_at_same_beta"]).iloc[0]
+    assert frame["verdict"] == "inconclusive" and "4 of 5 β" in frame["reason"]
+
+
+# ---- scores ----------------------------------------------------------------------------------------------
+
+
+def score_rows(cb_change_of_beta, jitter=0.01, suffix=""):
+    out = []
+    for lab, how in ((CB, "stretched"), (BERN, "squeezed")):
+        for b in (0.3, 1.0, 3.0):
+            for s in SEEDS:
+                change = cb_change_of_beta(b) if lab == CB else 1.0
+                out.append(row(lab, b, s, **{f"classifier_score{suffix}": 8.0,
+                                             f"classifier_score_{how}{suffix}": 8.0 * change * noisy(s, jitter)}))
+    return out
+
+
+def test_score_blind_to_desaturation():
+    assert verdict(score_rows(lambda b: 1.0), "score_blind_to_desaturation") == "holds"
+    assert verdict(score_rows(lambda b: 1.5 if b == 3.0 else 1.0), "score_blind_to_desaturation") == "does not hold"
+    assert verdict(score_rows(lambda b: 1.1, jitter=0.03), "score_blind_to_desaturation") == "inconclusive"
+    assert verdict([row(CB, 1.0, 0), row(BERN, 1.0, 0)], "score_blind_to_desaturation") == "not tested"
+    # two classifiers: the second sees the stretch
+    rows = score_rows(lambda b: 1.0)
+    for r, r1 in zip(rows, score_rows(lambda b: 1.5, suffix="_c1")):
+        r.update({"classifier_score_c0": r["classifier_score"], **{k: v for k, v in r1.items() if "_c1" in k}})
+        for how in ("stretched", "squeezed"):
+            if f"classifier_score_{how}" in r:
+                r[f"classifier_score_{how}_c0"] = r[f"classifier_score_{how}"]
+    assert verdict(rows, "score_blind_to_desaturation") == "inconclusive"
+
+
+def sharp_rows(cb_ratio, jitter=0.02, cb_best=3.0):
+    """Bernoulli best at β 1, CB at cb_best; CB's E[x] sharpness at its own best β is cb_ratio × Bernoulli's at
+    its own; elsewhere CB is 2× sharper (a comparison at one nominal β would be misled)."""
+    def sharp(lab, b):
+        if lab == BERN:
+            return 0.03
+        return 0.03 * cb_ratio if b == cb_best else 0.06
+    return [r for lab, best, fid in ((BERN, 1.0, 20), (CB, cb_best, 20)) for r in
+            sweep(lab, fid, best, sharpness_mean=lambda b, s, lab=lab: sharp(lab, b) * noisy(s, jitter))]
+
+
+def test_cb_mean_not_sharper_compares_each_at_its_own_best_beta():
+    assert verdict(sharp_rows(0.9), "cb_mean_not_sharper") == "holds"
+    assert verdict(sharp_rows(1.6), "cb_mean_not_sharper") == "does not hold"
+    assert verdict(sharp_rows(1.1), "cb_mean_not_sharper") == "inconclusive"
+    assert verdict(sharp_rows(0.9, cb_best=10.0), "cb_mean_not_sharper") == "inconclusive"  # best at the edge
+
+
+# ---- sigma -----------------------------------------------------------------------------------------------
+
+
+def cells(labels, jitter=0.02, betas=(0.1, 1.0), outcome=lambda lab, b, s: "ok", **columns):
+    """Runs of labels at betas with columns given as value(label, β) × seed noise (of opposite sign in the
+    second column, so that a ratio of two columns keeps its noise)."""
+    return [row(lab, b, s, outcome=outcome(lab, b, s),
+                **{c: f(lab, b) * noisy(s, jitter if i == 0 else -jitter) for i, (c, f) in enumerate(columns.items())})
+            for lab in labels for b in betas for s in SEEDS]
+
+
+def test_gaussian_mass_outside():
+    labels = (sigma.LEARNED, MSE)
+    assert verdict(cells(labels, mass_outside=lambda lab, b: 0.2), "gaussian_mass_outside") == "holds"
+    low = cells(labels, mass_outside=lambda lab, b: 0.001 if lab == MSE and b == 1.0 else 0.2)
+    assert verdict(low, "gaussian_mass_outside") == "does not hold"
+    assert verdict(cells(labels, mass_outside=lambda lab, b: 0.0101), "gaussian_mass_outside") == "inconclusive"
+
+
+def test_sigma_lower_on_black_pixels():
+    labels = (sigma.LEARNED_PIXEL, sigma.PREDICTED_PIXEL)
+    rows = lambda black: cells(labels, sigma_always_black=black, sigma_other=lambda lab, b: 0.2)
+    assert verdict(rows(lambda lab, b: 0.02), "sigma_lower_on_black_pixels") == "holds"
+    assert verdict(rows(lambda lab, b: 0.5 if b == 1.0 else 0.02), "sigma_lower_on_black_pixels") == "does not hold"
+    assert verdict(rows(lambda lab, b: 0.201), "sigma_lower_on_black_pixels") == "inconclusive"
+    assert verdict(cells(labels), "sigma_lower_on_black_pixels") == "not tested"  # no σ metrics in the summary
+
+
+def test_some_images_easier():
+    rows = lambda p90: cells((sigma.PREDICTED_IMAGE,), sigma_image_p10=lambda lab, b: 0.05, sigma_image_p90=p90)
+    assert verdict(rows(lambda lab, b: 0.15), "some_images_easier") == "holds"
+    assert verdict(rows(lambda lab, b: 0.055 if b == 0.1 else 0.15), "some_images_easier") == "does not hold"
+    assert verdict(rows(lambda lab, b: 0.075), "some_images_easier") == "inconclusive"
+
+
+def test_sigma_07_too_large():
+    rows = lambda s: cells((sigma.LEARNED,), sigma_mean=s)
+    assert verdict(rows(lambda lab, b: 0.1), "sigma_07_too_large") == "holds"
+    moving = [{**r, "sigma_trend": 0.05} for r in rows(lambda lab, b: 0.1)]  # σ still moving: not yet a level
+    assert verdict(moving, "sigma_07_too_large") == "inconclusive"
+    assert verdict(rows(lambda lab, b: 0.6 if b == 1.0 else 0.1), "sigma_07_too_large") == "does not hold"
+    assert verdict(rows(lambda lab, b: 0.2357), "sigma_07_too_large") == "inconclusive"
+
+
+def test_data_sigma_trains_collapse_is_not_divergence():
+    lab = sigma.DATA_PIXEL
+    assert verdict(cells((lab,)), "data_sigma_trains") == "holds"
+    broke = lambda kind: (lambda label, b, s: kind if (b, s) == (1.0, 2) else "ok")
+    assert verdict(cells((lab,), outcome=broke("diverged")), "data_sigma_trains") == "does not hold"
+    assert verdict(cells((lab,), outcome=broke("collapsed")), "data_sigma_trains") == "inconclusive"
+
+
+def test_predicted_sigma_trains():
+    labels = (sigma.PREDICTED_PIXEL, sigma.PREDICTED_IMAGE)
+    assert verdict(cells(labels, sigma_mean=lambda lab, b: 0.1), "predicted_sigma_trains") == "holds"
+    diverged = lambda lab, b, s: "diverged" if (lab, b, s) == (labels[1], 0.1, 0) else "ok"
+    assert verdict(cells(labels, outcome=diverged, sigma_mean=lambda lab, b: 0.1), "predicted_sigma_trains") \
+        == "does not hold"
+    assert verdict(cells(labels, sigma_mean=lambda lab, b: 0.68), "predicted_sigma_trains") == "does not hold"
+    assert verdict(cells(labels, sigma_mean=lambda lab, b: 0.35), "predicted_sigma_trains") == "inconclusive"
+
+
+def test_a_need_states_the_seeds_its_rule_counts_on():
+    need = next(c for c in claims.CLAIMS if c.id == "data_sigma_trains").needs[0]
+    assert need.seeds == sigma.MIN_RUNS and need.text().endswith(f"at least {sigma.MIN_RUNS} seeds")
+    assert "seeds" not in next(c for c in claims.CLAIMS if c.id == "cb_best_fid_better").needs[0].text()
+
+
+def test_new_needs_name_labels_the_planner_can_resolve():
+    import json
+    from pathlib import Path
+
+    from reconloss.claims.claim import spec_of
+
+    known = set(json.loads((Path(choice.__file__).parents[1] / "likelihoods" / "options.json").read_text())
+                ["likelihoods"])
+    for claim in claims.CLAIMS:
+        for need in claim.needs:
+            assert spec_of(need.label)["likelihood"] in known, (claim.id, need.label)
