@@ -150,20 +150,44 @@ def test_a_need_asking_for_more_seeds_gets_them():
     assert sorted(r.seed for r in plan.of("claims") if r.folder == "bernoulli") == [0, 1]
 
 
-def test_packs_follow_pack_vary_and_split_by_epochs():
+def test_packs_follow_pack_vary_and_keep_epochs_apart():
     claims = [claim(Need("bernoulli", (1.0, 10.0), 5))]
     both = planner.Plan(tiny(), claims=claims)
-    # bernoulli: β 1 seed 0 is shared (5 epochs), β 3 seed 0 is the grid's (2), the claim's others train 5.
-    got = sorted((p.prefix, p.suffixes, p.runs[0].epochs) for p in both.packs if "bernoulli" in p.prefix)
-    assert got == [("digits/bernoulli", ("/beta~1/seed~0", "/beta~1/seed~1", "/beta~10/seed~0", "/beta~10/seed~1"), 5),
-                   ("digits/bernoulli", ("/beta~3/seed~0",), 2)]
+    got = {p.id: [(r.beta, r.seed, r.epochs) for r in p.runs] for p in both.packs if "bernoulli" in p.id}
+    # β 1 seed 0 is read by both and trains the claim's 5 epochs, with the claim's other runs; β 3 the grid's 2.
+    assert got == {"digits/bernoulli/e5": [("1", 0, 5), ("1", 1, 5), ("10", 0, 5), ("10", 1, 5)],
+                   "digits/bernoulli/e2": [("3", 0, 2)]}
+    assert [p.id for p in both.packs_of("grid") if "bernoulli" in p.id] == ["digits/bernoulli/e5", "digits/bernoulli/e2"]
+    assert [p.id for p in both.packs_of("claims") if "bernoulli" in p.id] == ["digits/bernoulli/e5"]
     alone = planner.Plan(tiny(pack={"vary": [], "max_runs": 64}), claims=claims)
-    assert all(len(p.runs) == 1 and p.suffixes == ("",) for p in alone.packs)
-    assert len(alone.packs) == len(alone.runs)
+    assert len(alone.packs) == len(alone.runs) and all(len(p.runs) == 1 for p in alone.packs)
+    assert "digits/bernoulli/beta~10/seed~1/e5" in {p.id for p in alone.packs}
     seeds = planner.Plan(tiny(pack={"vary": ["seed"], "max_runs": 64}), claims=claims)
-    assert sorted(p.prefix for p in seeds.packs if "bernoulli" in p.prefix) == [
-        "digits/bernoulli/beta~1", "digits/bernoulli/beta~10", "digits/bernoulli/beta~3"]
+    assert sorted(p.id for p in seeds.packs if "bernoulli" in p.id) == [
+        "digits/bernoulli/beta~1/e5", "digits/bernoulli/beta~10/e5", "digits/bernoulli/beta~3/e2"]
+    # every run is in exactly one pack
+    assert sorted(r.run_dir for p in both.packs for r in p.runs) == sorted(r.run_dir for r in both.runs.values())
 
 
 def test_beta_label_is_canonical():
     assert [planner.beta_label(b) for b in (1, 1.0, 0.1, 1e-5, "3")] == ["1", "1", "0.1", "1e-05", "3"]
+
+
+@pytest.mark.workflow
+def test_a_grid_holding_a_claim_run_trains_it_once_in_the_workflow(tmp_path):
+    from test_claims_plan import trained_runs
+    from workflow_helpers import copy_workflow, planned_jobs, snakemake, write_config
+
+    config = {"datasets": ["digits"], "likelihoods": ["gaussian_learned_global"], "betas": [1.0], "seeds": [0],
+              "train": {"epochs": 2}, "claims": {"only": ["learned_sigma_tracks_error"], "seeds": [0, 1],
+                                                  "max_epochs": 2}}
+    work = copy_workflow(tmp_path / "wf")
+    write_config(work / "both.yaml", config)
+    proc = snakemake(work, "-n", "-p", "all", "claims", "--configfile", "both.yaml")
+    plan = planner.Plan(config_check.effective(config))
+    shared = "results/runs/digits/gaussian_learned_global/beta~1/seed~0"
+    # the grid's one run is one of the claim's four (β 0.1 and 1, seeds 0 and 1): four runs
+    assert [r.run_dir for r in plan.runs.values() if len(r.labels) == 2] == [shared]
+    assert trained_runs(proc) == {r.run_dir: 1 for r in plan.runs.values()} and len(plan.runs) == 4
+    jobs = planned_jobs(proc)
+    assert jobs["train"] == jobs["evaluate"] == len(plan.packs) == 1  # one pack: all four train 2 epochs

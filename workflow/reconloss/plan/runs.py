@@ -17,8 +17,10 @@ claims, each in its own order). Where that label already names other settings on
 (paper.yaml's grid clips `gaussian_fixed`, the claims do not), the folder is `{label}.{consumer}`.
 
 Packs: the runs of one (data set, folder) that differ only along `pack.vary` and train to the
-same epochs form one pack, one train and one evaluate job; the train job stacks at most
-`pack.max_runs` of them at a time.
+same epochs form one pack: one train and one evaluate job, which the
+workflow tracks by a marker per pack (results/packs/{pack id}.{trained,evaluated}), as a pack's
+membership is the planner's to decide, not a pattern of file names. The train job stacks at
+most `pack.max_runs` runs at a time.
 """
 
 import json
@@ -81,15 +83,10 @@ class Run:
 
 @dataclass
 class Pack:
-    """Runs trained as one stacked model: `prefix` (dataset/folder and the unvaried axes before the first
-    varied one) and each member's path below it, `suffixes`; `shape` is the tuple of suffixes."""
+    """Runs trained as one stacked model and evaluated in one job; `id` names its jobs, logs and markers."""
 
-    prefix: str
+    id: str  # {dataset}/{folder}[/beta~{β}][/seed~{s}]/e{epochs}: [the axes pack.vary keeps apart]
     runs: list
-
-    @property
-    def suffixes(self):
-        return tuple(r.run_dir[len(f"{RUNS_ROOT}/{self.prefix}"):] for r in self.runs)
 
     @property
     def dataset(self):
@@ -164,30 +161,22 @@ class Plan:
             return grid_specs(self.config)
         return {label: spec_of(label, self.config) for r in self.of("claims") for label in r.labels["claims"]}
 
-    def shapes(self):
-        """[(shape, [Pack])]: the packs grouped by their members' paths below the prefix, first seen first."""
-        out = {}
-        for pack in self.packs:
-            out.setdefault(pack.suffixes, []).append(pack)
-        return list(out.items())
+    def packs_of(self, consumer, datasets=None):
+        """The packs holding a consumer's runs (optionally of some data sets only)."""
+        return [p for p in self.packs if any(consumer in r.labels for r in p.runs)
+                and (datasets is None or p.dataset in datasets)]
 
 
 def _packs(runs, vary):
-    """Group runs into packs: one (dataset, folder, epochs, unvaried axes); members sorted by β then seed."""
+    """One pack per (dataset, folder, unvaried axes, epochs); members sorted by β, then seed.
+
+    Runs that differ in epochs train apart (a stack trains to one epoch count). A pack may hold runs
+    of both consumers: a target that reads some of them trains the whole pack."""
     groups = {}
     for r in runs:
-        fixed = tuple(getattr(r, a) for a in AXES if a not in vary)
-        groups.setdefault((r.dataset, r.folder, r.epochs, fixed), []).append(r)
-    packs = []
-    for (dataset, folder, _, _), members in groups.items():
-        members.sort(key=lambda r: (float(r.beta), r.seed))
-        prefix = f"{dataset}/{folder}"
-        for axis in AXES:  # the unvaried axes before the first varied one belong to the prefix
-            if axis in vary:
-                break
-            prefix += f"/{axis}~{getattr(members[0], axis)}"
-        packs.append(Pack(prefix, members))
-    return packs
+        parts = [f"{a}~{getattr(r, a)}" for a in AXES if a not in vary]
+        groups.setdefault("/".join([r.dataset, r.folder, *parts, f"e{r.epochs}"]), []).append(r)
+    return [Pack(pid, sorted(members, key=lambda r: (float(r.beta), r.seed))) for pid, members in groups.items()]
 
 
 def specs_for(config):
