@@ -52,7 +52,7 @@ def test_plan_caps_epochs_filters_claims_and_names_unknown_ones():
     # one pack per dataset and label (pack.vary: β and seed): CB's 16 epochs capped at 2, the float32 one's 1 kept
     assert sorted(pk.id for pk in p.packs) == sorted(
         f"{d}/{lab}" for d in ("mnist", "fashion_mnist")
-        for lab in ("continuous_bernoulli/e2", "continuous_bernoulli_naive_noclamp/e1"))
+        for lab in ("continuous_bernoulli/claims-e2", "continuous_bernoulli_naive_noclamp/claims-e1"))
     assert len(p.runs) == 2 * (3 + 5) * 3
     with pytest.raises(ValueError, match="claims.only: unknown claim.*'nope'"):
         plan.Plan({"datasets": ["mnist"], "likelihoods": [], "claims": {"only": ["nope"]}})

@@ -150,21 +150,25 @@ def test_a_need_asking_for_more_seeds_gets_them():
     assert sorted(r.seed for r in plan.of("claims") if r.folder == "bernoulli") == [0, 1]
 
 
-def test_packs_follow_pack_vary_and_keep_epochs_apart():
+def test_packs_follow_pack_vary_and_keep_owners_and_epochs_apart():
     claims = [claim(Need("bernoulli", (1.0, 10.0), 5))]
     both = planner.Plan(tiny(), claims=claims)
     got = {p.id: [(r.beta, r.seed, r.epochs) for r in p.runs] for p in both.packs if "bernoulli" in p.id}
-    # β 1 seed 0 is read by both and trains the claim's 5 epochs, with the claim's other runs; β 3 the grid's 2.
-    assert got == {"digits/bernoulli/e5": [("1", 0, 5), ("1", 1, 5), ("10", 0, 5), ("10", 1, 5)],
-                   "digits/bernoulli/e2": [("3", 0, 2)]}
-    assert [p.id for p in both.packs_of("grid") if "bernoulli" in p.id] == ["digits/bernoulli/e5", "digits/bernoulli/e2"]
-    assert [p.id for p in both.packs_of("claims") if "bernoulli" in p.id] == ["digits/bernoulli/e5"]
+    # β 1 seed 0 is the grid's and the claim's: the claim's 5 epochs, in the grid's pack (the grid reads it
+    # first); β 3 the grid's 2; the claim's own runs apart, so that the grid's target never trains them.
+    assert got == {"digits/bernoulli/grid-e5": [("1", 0, 5)], "digits/bernoulli/grid-e2": [("3", 0, 2)],
+                   "digits/bernoulli/claims-e5": [("1", 1, 5), ("10", 0, 5), ("10", 1, 5)]}
+    assert [p.id for p in both.packs_of("grid") if "bernoulli" in p.id] == [
+        "digits/bernoulli/grid-e5", "digits/bernoulli/grid-e2"]
+    assert [p.id for p in both.packs_of("claims") if "bernoulli" in p.id] == [
+        "digits/bernoulli/grid-e5", "digits/bernoulli/claims-e5"]
     alone = planner.Plan(tiny(pack={"vary": [], "max_runs": 64}), claims=claims)
     assert len(alone.packs) == len(alone.runs) and all(len(p.runs) == 1 for p in alone.packs)
-    assert "digits/bernoulli/beta~10/seed~1/e5" in {p.id for p in alone.packs}
+    assert "digits/bernoulli/beta~10/seed~1/claims-e5" in {p.id for p in alone.packs}
     seeds = planner.Plan(tiny(pack={"vary": ["seed"], "max_runs": 64}), claims=claims)
     assert sorted(p.id for p in seeds.packs if "bernoulli" in p.id) == [
-        "digits/bernoulli/beta~1/e5", "digits/bernoulli/beta~10/e5", "digits/bernoulli/beta~3/e2"]
+        "digits/bernoulli/beta~1/claims-e5", "digits/bernoulli/beta~1/grid-e5", "digits/bernoulli/beta~10/claims-e5",
+        "digits/bernoulli/beta~3/grid-e2"]
     # every run is in exactly one pack
     assert sorted(r.run_dir for p in both.packs for r in p.runs) == sorted(r.run_dir for r in both.runs.values())
 
@@ -190,4 +194,5 @@ def test_a_grid_holding_a_claim_run_trains_it_once_in_the_workflow(tmp_path):
     assert [r.run_dir for r in plan.runs.values() if len(r.labels) == 2] == [shared]
     assert trained_runs(proc) == {r.run_dir: 1 for r in plan.runs.values()} and len(plan.runs) == 4
     jobs = planned_jobs(proc)
-    assert jobs["train"] == jobs["evaluate"] == len(plan.packs) == 1  # one pack: all four train 2 epochs
+    # two packs, all four runs at 2 epochs: the grid's run, and the claim's three others
+    assert jobs["train"] == jobs["evaluate"] == len(plan.packs) == 2

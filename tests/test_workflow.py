@@ -62,7 +62,7 @@ def test_adding_a_beta_retrains_only_the_new_runs(tiny_workflow_run, tmp_path):
     config["betas"].append(8.0)
     path = write_config(workdir / "more-betas.yaml", config)
     jobs = planned_jobs(snakemake(workdir, "-n", "--configfile", str(path)))
-    # The packs the new β joins (reconloss.plan.runs: one per likelihood, of its runs at the grid's epochs).
+    # The packs the new β joins (reconloss.plan.runs: one per likelihood, the grid's runs at its own epochs).
     joined = [p for p in planner.Plan(config_check.effective(config)).packs if any(r.beta == "8" for r in p.runs)]
     n_packs = len(config["likelihoods"])
     assert len(joined) == n_packs
@@ -89,8 +89,8 @@ def test_one_run_per_job_when_nothing_is_packed(tiny_workflow_run, tmp_path):
     n_runs = len(config["likelihoods"]) * len(config["betas"]) * len(config["seeds"])
     assert jobs["train"] == n_runs and jobs["evaluate"] == n_runs
     # one pack per run, named by its run's axes (β 0.5 is the claims' too: they ask for 3 epochs, the grid 2)
-    assert "results/logs/train/digits/gaussian_fixed/beta~0.5/seed~0/e3.log" in proc.stdout + proc.stderr
-    assert "results/logs/train/digits/gaussian_fixed/beta~2/seed~0/e2.log" in proc.stdout + proc.stderr
+    assert "results/logs/train/digits/gaussian_fixed/beta~0.5/seed~0/grid-e3.log" in proc.stdout + proc.stderr
+    assert "results/logs/train/digits/gaussian_fixed/beta~2/seed~0/grid-e2.log" in proc.stdout + proc.stderr
 
 
 def test_a_diverging_run_is_a_result_and_the_grid_completes(tiny_workflow_run, tmp_path):

@@ -16,8 +16,8 @@ label of the first consumer that asks for its settings on that data set (the gri
 claims, each in its own order). Where that label already names other settings on the data set
 (paper.yaml's grid clips `gaussian_fixed`, the claims do not), the folder is `{label}.{consumer}`.
 
-Packs: the runs of one (data set, folder) that differ only along `pack.vary` and train to the
-same epochs form one pack: one train and one evaluate job, which the
+Packs: the runs of one (data set, folder) that differ only along `pack.vary`, have the same
+owner (the first consumer that reads them) and train to the same epochs form one pack: one train and one evaluate job, which the
 workflow tracks by a marker per pack (results/packs/{pack id}.{trained,evaluated}), as a pack's
 membership is the planner's to decide, not a pattern of file names. The train job stacks at
 most `pack.max_runs` runs at a time.
@@ -73,7 +73,7 @@ class Run:
     def run_dir(self):
         return f"{RUNS_ROOT}/{self.dataset}/{self.folder}/beta~{self.beta}/seed~{self.seed}"
 
-    def job_settings(self, config=None):
+    def job_settings(self):
         """What one training needs, and nothing else (a change reruns the run): as the train job receives it."""
         train = {**self.settings["train"], "epochs": self.epochs}
         return {"dataset": self.dataset, "likelihood": self.folder, "likelihood_name": self.settings["likelihood_name"],
@@ -85,7 +85,7 @@ class Run:
 class Pack:
     """Runs trained as one stacked model and evaluated in one job; `id` names its jobs, logs and markers."""
 
-    id: str  # {dataset}/{folder}[/beta~{β}][/seed~{s}]/e{epochs}: [the axes pack.vary keeps apart]
+    id: str  # {dataset}/{folder}[/beta~{β}][/seed~{s}: the axes pack.vary leaves out]/{owner}-e{epochs}
     runs: list
 
     @property
@@ -168,14 +168,17 @@ class Plan:
 
 
 def _packs(runs, vary):
-    """One pack per (dataset, folder, unvaried axes, epochs); members sorted by β, then seed.
+    """One pack per (dataset, folder, unvaried axes, owner, epochs); members sorted by β, then seed.
 
-    Runs that differ in epochs train apart (a stack trains to one epoch count). A pack may hold runs
-    of both consumers: a target that reads some of them trains the whole pack."""
+    A run's owner is the first consumer that reads it: the grid's target never trains a run only
+    the claims read, and the grid's runs of one label stay one pack (the claims' target trains a grid
+    pack whole where it reads some of its runs). Runs that differ in epochs train apart (a stack
+    trains to one epoch count)."""
     groups = {}
     for r in runs:
         parts = [f"{a}~{getattr(r, a)}" for a in AXES if a not in vary]
-        groups.setdefault("/".join([r.dataset, r.folder, *parts, f"e{r.epochs}"]), []).append(r)
+        owner = next(c for c in CONSUMERS if c in r.labels)
+        groups.setdefault("/".join([r.dataset, r.folder, *parts, f"{owner}-e{r.epochs}"]), []).append(r)
     return [Pack(pid, sorted(members, key=lambda r: (float(r.beta), r.seed))) for pid, members in groups.items()]
 
 
