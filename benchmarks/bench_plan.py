@@ -3,7 +3,8 @@
 The plan-time check (reconloss.plan.config_check) runs before any rule is defined and
 without torch, so a typo costs seconds, not a job. This prints the wall seconds of
 `snakemake -n` (median of --repeats) on: config.yaml with a misspelt train key
-(rejected), and config.yaml itself (planned). Where the SLURM executor plugin is
+(rejected), config.yaml itself and configs/paper.yaml (planned, the grid and the claims: every run
+and pack from reconloss.plan.runs), and the seconds of reconloss.plan.runs.Plan alone on paper.yaml. Where the SLURM executor plugin is
 installed and no SLURM controller answers, every snakemake start waits about 10 s
 on `scontrol`; the figures then include it, and the script says so.
 
@@ -45,12 +46,28 @@ def main(argv=None):
         cases = {"rejected (train.epoch misspelt)": ["-n", "--executor", "local", "--configfile", str(bad)],
                  "planned (config.yaml, dry run)": ["-n", "--executor", "local", "--directory", tmp,
                                                     "--snakefile", str(REPO / "Snakefile"),
-                                                    "--configfile", str(REPO / "config.yaml")]}
+                                                    "--configfile", str(REPO / "config.yaml")],
+                 "planned (configs/paper.yaml: all and claims, dry run)": [
+                     "-n", "all", "claims", "--executor", "local", "--directory", tmp, "--snakefile",
+                     str(REPO / "Snakefile"), "--configfile", str(REPO / "configs/paper.yaml")]}
         for name, cmd in cases.items():
             runs = [seconds(cmd, REPO) for _ in range(args.repeats)]
             times = [t for t, _ in runs]
             print(f"{name}: median {statistics.median(times):.2f} s (min {min(times):.2f}, max {max(times):.2f}; "
                   f"exit codes {sorted({rc for _, rc in runs})})")
+
+    sys.path.insert(0, str(REPO / "workflow"))
+    from reconloss.plan import config_check
+    from reconloss.plan import runs as planner
+
+    paper = config_check.effective(yaml.safe_load((REPO / "configs/paper.yaml").read_text()))
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        plan = planner.Plan(paper)
+        times.append(time.perf_counter() - start)
+    print(f"reconloss.plan.runs.Plan(configs/paper.yaml): {len(plan.runs)} runs, {len(plan.packs)} packs, "
+          f"median {statistics.median(times) * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -11,35 +11,51 @@ from reconloss.plan import config_check
 from reconloss.plan import runs as plan
 
 
+def claim_epochs(config):
+    """{label: {β label: epochs}} of the claims' runs of the first data set (seed 0) and {label: spec}."""
+    p = plan.Plan(config_check.effective(config))
+    epochs = {}
+    for run, label in p.reads("claims", [config["datasets"][0]]):
+        if run.seed == 0:
+            epochs.setdefault(label, {})[run.beta] = run.epochs
+    return p, epochs, p.specs("claims")
+
+
 def test_plan_is_the_union_of_needs_with_the_larger_epochs():
-    p = plan.plan(claims.CLAIMS, {"datasets": ["mnist"], "claims": {}})["mnist"]
+    p, epochs, specs = claim_epochs({"datasets": ["mnist"], "likelihoods": [], "claims": {"seeds": [0, 1, 2]}})
     # Bernoulli and CB over β for the FID claims, 16 epochs; CB also serves the float32 comparison
-    assert p["bernoulli"]["epochs"] == {"0.1": 16, "0.3": 16, "1": 16, "3": 16, "10": 16}
-    assert p["continuous_bernoulli_naive_noclamp"]["epochs"] == {"0.1": 1, "1": 1, "10": 1}
+    assert epochs["bernoulli"] == {"0.1": 16, "0.3": 16, "1": 16, "3": 16, "10": 16}
+    assert epochs["continuous_bernoulli_naive_noclamp"] == {"0.1": 1, "1": 1, "10": 1}
     # gaussian_fixed is needed by two claims at β 1 (pairing, range255): trained once
-    assert p["gaussian_fixed"]["epochs"] == {"0.1": 3, "0.5": 3, "1": 3, "5": 3}
-    assert p["gaussian_fixed_range255"]["spec"] == {"likelihood": "gaussian_fixed",
-                                                    "options": {"mean_activation": "identity"},
-                                                    "train": {"data_range": 255.0, "grad_clip": None}}
+    assert epochs["gaussian_fixed"] == {"0.1": 3, "0.5": 3, "1": 3, "5": 3}
+    assert specs["gaussian_fixed_range255"] == {"likelihood": "gaussian_fixed",
+                                                "options": {"mean_activation": "identity"},
+                                                "train": {"data_range": 255.0, "grad_clip": None}}
     # the fixed-σ pairings are about objectives: Adam is scale-invariant, gradient clipping is not
-    assert all(p[lab]["spec"]["train"]["grad_clip"] is None
+    assert all(specs[lab]["train"]["grad_clip"] is None
                for lab in ("gaussian_fixed", "gaussian_fixed_sigma0.1", "gaussian_fixed_sigma1"))
-    assert "grad_clip" not in p["bernoulli"]["spec"]["train"]
+    assert "grad_clip" not in specs["bernoulli"]["train"]
     every = {(c.id, n.label, b) for c in claims.CLAIMS for n in c.needs for b in n.betas}
-    assert {(lab, plan.beta_label(b)) for _, lab, b in every} == {(lab, b) for lab in p for b in p[lab]["epochs"]}
+    assert {(lab, plan.beta_label(b)) for _, lab, b in every} == {(lab, b) for lab in epochs for b in epochs[lab]}
+    assert sorted({r.seed for r in p.runs.values()}) == [0, 1, 2]
 
 
 def test_plan_caps_epochs_filters_claims_and_names_unknown_ones():
-    config = {"datasets": ["mnist", "fashion_mnist"], "claims": {"max_epochs": 2, "only": ["cb_float32_diverges"]},
+    config = {"datasets": ["mnist", "fashion_mnist"], "likelihoods": [],
+              "claims": {"max_epochs": 2, "only": ["cb_float32_diverges"], "seeds": [0, 1, 2]},
               "likelihood_options": {"continuous_bernoulli": {"clamp": [1e-3, 0.999]}}}
-    p = plan.plan(claims.CLAIMS, config)
-    assert set(p) == {"mnist", "fashion_mnist"}
-    assert set(p["mnist"]) == {"continuous_bernoulli_naive_noclamp", "continuous_bernoulli"}
-    assert max(e for entry in p["mnist"].values() for e in entry["epochs"].values()) == 2
-    assert p["mnist"]["continuous_bernoulli"]["spec"]["options"] == {"clamp": [1e-3, 0.999]}
-    assert len(plan.packs(p)) == 2 * (3 + 5)
+    p, epochs, specs = claim_epochs(config)
+    assert {r.dataset for r in p.runs.values()} == {"mnist", "fashion_mnist"}
+    assert set(epochs) == {"continuous_bernoulli_naive_noclamp", "continuous_bernoulli"}
+    assert max(r.epochs for r in p.runs.values()) == 2
+    assert specs["continuous_bernoulli"]["options"] == {"clamp": [1e-3, 0.999]}
+    # one pack per dataset and label (pack.vary: β and seed): CB's 16 epochs capped at 2, the float32 one's 1 kept
+    assert sorted(pk.id for pk in p.packs) == sorted(
+        f"{d}/{lab}" for d in ("mnist", "fashion_mnist")
+        for lab in ("continuous_bernoulli/claims-e2", "continuous_bernoulli_naive_noclamp/claims-e1"))
+    assert len(p.runs) == 2 * (3 + 5) * 3
     with pytest.raises(ValueError, match="claims.only: unknown claim.*'nope'"):
-        plan.plan(claims.CLAIMS, {"datasets": ["mnist"], "claims": {"only": ["nope"]}})
+        plan.Plan({"datasets": ["mnist"], "likelihoods": [], "claims": {"only": ["nope"]}})
 
 
 def test_a_configuration_of_claims_alone_is_valid_and_checked():
@@ -54,25 +70,45 @@ def test_a_configuration_of_claims_alone_is_valid_and_checked():
     assert "betas" in grid and "seeds" in grid  # a grid still needs its β and seeds
 
 
+def trained_runs(proc):
+    """{run_dir: times listed} of the train jobs of a dry run with -p."""
+    import json
+    import shlex
+
+    listed = {}
+    for line in proc.stdout.splitlines():
+        if " train --data " in line:
+            args = shlex.split(line.split(">")[0])
+            for r in json.loads(args[args.index("--runs") + 1]):
+                listed[r["run_dir"]] = listed.get(r["run_dir"], 0) + 1
+    return listed
+
+
 @pytest.mark.workflow
 def test_dry_run_of_the_claims_study_lists_exactly_the_claims_runs(tmp_path):
     work = copy_workflow(tmp_path / "wf")
-    proc = snakemake(work, "-n", "claims", "--configfile", "configs/claims.yaml")
+    proc = snakemake(work, "-n", "-p", "claims", "--configfile", "configs/claims.yaml")
     jobs = planned_jobs(proc)
-    datasets = ["mnist", "fashion_mnist"]  # the published study's
-    expected = plan.plan(claims.CLAIMS, {"datasets": datasets, "claims": {}})
-    packs = plan.packs(expected)
-    assert len(packs) == 2 * 47
-    assert jobs == {"data": 2, "classifier": 2, "claims_train": len(packs), "claims_evaluate": len(packs),
+    expected = plan.Plan(config_check.effective(__import__("yaml").safe_load((REPO / "configs/claims.yaml").read_text())))
+    assert {r.dataset for r in expected.runs.values()} == {"mnist", "fashion_mnist"}  # the published study's
+    packs = len(expected.packs)
+    # every (label, β) cell some claim needs, with its seeds: counted from the claims alone
+    cells = {}
+    for need in (n for c in claims.CLAIMS for n in c.needs):
+        for b in need.betas:
+            cells[(need.label, float(b))] = max(cells.get((need.label, float(b)), 3), need.seeds or 0)
+    assert len(expected.runs) == 2 * sum(cells.values())
+    assert jobs == {"data": 2, "classifier": 2, "train": packs, "evaluate": packs,
                     "claims_tables": 1, "claims_verdicts": 1, "claims_figures": 2, "analytic": 1, "claims": 1}
-    trained = set(re.findall(r"results/claims/runs/((?:fashion_)?mnist/[^/\s,]+/beta~[^/\s,]+/seed~\d+)/model\.pt",
-                             proc.stdout))
-    assert trained == {f"{d}/{label}/beta~{b}/seed~{s}" for d, label, b in packs for s in (0, 1, 2)}
+    assert trained_runs(proc) == {r.run_dir: 1 for r in expected.runs.values()}
     # the grid's targets are untouched: the same configuration's default target is the claims too ...
-    assert planned_jobs(snakemake(work, "-n", "--configfile", "configs/claims.yaml")).get("train") is None
+    assert "tables" not in planned_jobs(snakemake(work, "-n", "--configfile", "configs/claims.yaml"))
     # ... and a grid configuration plans no claim run
     write_config(work / "grid.yaml", {**__import__("yaml").safe_load((REPO / "configs/test.yaml").read_text())})
-    assert "claims_train" not in planned_jobs(snakemake(work, "-n", "--configfile", "grid.yaml"))
+    grid = snakemake(work, "-n", "-p", "--configfile", "grid.yaml")
+    assert "claims_tables" not in planned_jobs(grid)
+    grid_plan = plan.Plan(config_check.effective(__import__("yaml").safe_load((REPO / "configs/test.yaml").read_text())))
+    assert set(trained_runs(grid)) == {r.run_dir for p in grid_plan.packs_of("grid") for r in p.runs}
 
 
 def test_study_docs_reads_the_claims_own_results_for_a_configuration_of_claims_alone(tmp_path):

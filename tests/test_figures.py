@@ -69,6 +69,16 @@ def test_parse_run_dir_reads_the_workflow_layout():
         figures_data.parse_run_dir("results/runs/digits/bernoulli")
 
 
+def test_a_row_whose_run_folder_is_not_its_label_is_found_by_run_dirs(tmp_path):
+    """The claims' gaussian_fixed (unclipped) lives in gaussian_fixed.claims where the grid clips its own."""
+    for folder in ("gaussian_fixed", "gaussian_fixed.claims"):
+        (tmp_path / "digits" / folder / "beta~1" / "seed~0").mkdir(parents=True)
+    row = {"dataset": "digits", "likelihood": "gaussian_fixed", "beta": 1.0, "seed": 0}
+    assert figures_data.Runs(tmp_path).dir(row) == tmp_path / "digits/gaussian_fixed/beta~1/seed~0"
+    moved = [["digits", "gaussian_fixed", 1.0, 0, str(tmp_path / "digits/gaussian_fixed.claims/beta~1/seed~0")]]
+    assert figures_data.Runs(tmp_path, moved).dir(row) == tmp_path / "digits/gaussian_fixed.claims/beta~1/seed~0"
+
+
 @pytest.mark.parametrize("stem", figures.FIGURES)
 def test_every_figure_is_titled_and_labelled(stem, digits):
     fig = draw(stem, digits)

@@ -161,11 +161,11 @@ def submit(workdir: Path, profile: Path, configfile: str) -> SlurmRun:
     return run
 
 
-def run_key(path: str) -> tuple[str, str, str, str]:
-    """(dataset, likelihood, beta, seed) of a path inside results/runs/."""
-    match = re.search(r"results/runs/([^/]+)/([^/]+)/beta~([^/]+)/seed~(\d+)/", path)
+def marker_pack(path: str) -> str:
+    """The pack id of a pack job's marker, results/packs/{pack}.{trained,evaluated} (reconloss.plan.runs)."""
+    match = re.fullmatch(r"results/packs/(.+)\.(?:trained|evaluated)", path)
     assert match, path
-    return match.groups()
+    return match.group(1)
 
 
 def forget_option_range(workdir: Path, likelihood: str, option: str) -> None:
@@ -221,9 +221,14 @@ def cluster_grid(slurm_cluster, tmp_path_factory):
 
 
 def packs(runs):
-    """The (dataset, likelihood) packs of (dataset, likelihood, beta, seed) runs: the profile's
-    jobs, since configs/test.yaml packs every beta and seed of a likelihood into one."""
-    return {(d, lik) for d, lik, _, _ in runs}
+    """The ids of the packs (reconloss.plan.runs) that hold these (dataset, likelihood, beta, seed) runs of
+    configs/test.yaml: the profile's jobs, one per pack."""
+    from reconloss.plan import config_check
+    from reconloss.plan import runs as planner
+
+    plan = planner.Plan(config_check.effective(load_config(REPO / "configs/test.yaml")))
+    wanted = set(runs)
+    return {p.id for p in plan.packs if any((r.dataset, r.folder, r.beta, str(r.seed)) in wanted for r in p.runs)}
 
 
 class _Resources(dict):
@@ -317,24 +322,24 @@ def test_an_injected_failure_is_reported_and_the_rest_of_the_grid_finishes(clust
     good = grid - broken
 
     # each error report names a SLURM job (its log) that SLURM itself marks FAILED,
-    # and the outputs of a broken run and of no other
+    # and the marker of a pack of broken runs and of no other
     errors = run.text.split("Error in group")[1:]
     assert errors, run.text
-    failed_runs = set()
+    failed_packs = set()
     for error in errors:
         slurm_id = re.search(r"log: \S*/slurm_logs/\S*/(\d+)\.log", error).group(1)
         assert run.records[slurm_id]["JobState"] == "FAILED", run.records[slurm_id]
         block = error.split("Error in", 1)[0] if "Error in" in error else error
         outputs = [p for line in re.findall(r"output: (.+)", block) for p in line.split(", ")]
-        failed_runs |= {run_key(p.strip()) for p in outputs}
-    assert failed_runs == broken
+        failed_packs |= {marker_pack(p.strip()) for p in outputs}
+    assert failed_packs == packs(broken)
     failed_jobs = [r for r in run.records.values() if r["JobState"] == "FAILED"]
     retries = cluster_grid["retries"]
     assert len(failed_jobs) == len(packs(broken)) * (1 + retries)
 
     # the failing pack ran and said why; nothing of its runs was kept
-    for dataset, lik in packs(broken):
-        log = run.files[f"results/logs/train/{dataset}/{lik}.log"]
+    for pack in packs(broken):
+        log = run.files[f"results/logs/train/{pack}.log"]
         assert INJECTED_ERROR in log, log
     for dataset, lik, beta, seed in broken:
         assert not any(p.startswith(f"results/runs/{dataset}/{lik}/beta~{beta}/seed~{seed}/") for p in run.files)

@@ -150,3 +150,14 @@ def test_outcome_column_one_bits_column_and_collapsed_count(tmp_path):
     out = tmp_path / "tables"
     tables.write_tables(df, tables.best_frame(df), out)
     assert "collapsed" in (out / "summary.csv").read_text().splitlines()[2]
+
+
+def test_each_consumer_reads_a_shared_run_under_its_own_label(tmp_path):
+    """One run (reconloss.plan.runs) may be two rows: the grid's label and the claims' label for the same file."""
+    paths = write_metrics(tmp_path, [metrics("cbn_free", 1.0, 0, 7.0), metrics("bernoulli", 1.0, 0, 3.0)])
+    df = tables.summary_frame(tables.load_metrics([paths[0], paths[0], paths[1]],
+                                                  ["cbn_free", "continuous_bernoulli_naive_noclamp", "bernoulli"]))
+    assert list(df["likelihood"]) == ["cbn_free", "continuous_bernoulli_naive_noclamp", "bernoulli"]
+    assert list(df["fid"]) == [7.0, 7.0, 3.0]
+    with pytest.raises(ValueError, match="2 labels for 3 metrics files"):
+        tables.load_metrics([paths[0], paths[0], paths[1]], ["a", "b"])

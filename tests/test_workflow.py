@@ -7,6 +7,9 @@ import pandas as pd
 import pytest
 from workflow_helpers import clone_results, load_config, planned_jobs, snakemake, write_config
 
+from reconloss.plan import config_check
+from reconloss.plan import runs as planner
+
 pytestmark = pytest.mark.workflow
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -59,16 +62,19 @@ def test_adding_a_beta_retrains_only_the_new_runs(tiny_workflow_run, tmp_path):
     config["betas"].append(8.0)
     path = write_config(workdir / "more-betas.yaml", config)
     jobs = planned_jobs(snakemake(workdir, "-n", "--configfile", str(path)))
+    # The packs the new β joins (reconloss.plan.runs: one per likelihood, the grid's runs at its own epochs).
+    joined = [p for p in planner.Plan(config_check.effective(config)).packs if any(r.beta == "8" for r in p.runs)]
     n_packs = len(config["likelihoods"])
+    assert len(joined) == n_packs
     assert jobs.pop("train") == n_packs and jobs.pop("evaluate") == n_packs
     assert not {"data", "classifier", "analytic"} & set(jobs), jobs
     assert set(jobs) == {"tables", "claims_table", "dataset_figures", "all"}, jobs
 
     old = {p: p.read_bytes() for p in (workdir / "results/runs").glob("*/*/beta~*/seed~*/checkpoint.pt")}
     snakemake(workdir, "--cores", "2", "--configfile", str(path))
-    for likelihood in config["likelihoods"]:
-        log = (workdir / f"results/logs/train/digits/{likelihood}.log").read_text()
-        assert log.count("resuming from") == 2 and "training 1 run(s)" in log, log
+    for pack in joined:
+        log = (workdir / f"results/logs/train/{pack.id}.log").read_text()
+        assert log.count("resuming from") == len(pack.runs) - 1 and "training 1 run(s)" in log, log
     assert all(p.read_bytes() == data for p, data in old.items())
     assert len(pd.read_csv(workdir / "results/tables/summary.csv")) == 6
 
@@ -82,7 +88,9 @@ def test_one_run_per_job_when_nothing_is_packed(tiny_workflow_run, tmp_path):
     jobs = planned_jobs(proc)
     n_runs = len(config["likelihoods"]) * len(config["betas"]) * len(config["seeds"])
     assert jobs["train"] == n_runs and jobs["evaluate"] == n_runs
-    assert "results/logs/train/digits/gaussian_fixed/beta~0.5/seed~0.log" in proc.stdout + proc.stderr
+    # one pack per run, named by its run's axes (β 0.5 is the claims' too: they ask for 3 epochs, the grid 2)
+    assert "results/logs/train/digits/gaussian_fixed/beta~0.5/seed~0/grid-e3.log" in proc.stdout + proc.stderr
+    assert "results/logs/train/digits/gaussian_fixed/beta~2/seed~0/grid-e2.log" in proc.stdout + proc.stderr
 
 
 def test_a_diverging_run_is_a_result_and_the_grid_completes(tiny_workflow_run, tmp_path):

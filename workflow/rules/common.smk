@@ -1,7 +1,7 @@
-"""Configuration -> the grid of runs, and the settings each job receives.
+"""Glue between the rules and the planner (reconloss.plan.runs): paths, lookups by wildcard, resources.
 
-All configuration logic of the rules lives here, so each rule only names
-files and calls one command of the package.
+What runs exist, where they live and which pack trains them is the planner's, so each rule
+only names files and calls one command of the package.
 """
 
 import json
@@ -11,12 +11,10 @@ import re
 import shlex
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
-from reconloss import claims as _claims  # torch-free, like config_check
-from reconloss.plan import runs as _claims_plan
+from reconloss.plan import runs as _runs  # torch-free, like config_check
 
 # Jobs run `python3 -m reconloss ...`: the package comes from this checkout
 # (no install needed) and, unless --sdm conda chose an environment, the
@@ -35,123 +33,100 @@ shell.prefix(
 )
 
 DATASETS = list(config["datasets"])
-BASE_LIKELIHOODS = list(config["likelihoods"])
-VARIANTS = dict(config.get("variants", {}))
-for label in VARIANTS:
-    if label in BASE_LIKELIHOODS:
-        raise WorkflowError(f"variants: label {label!r} is already a likelihood name; give the variant another label")
-LIKELIHOOD_LABELS = BASE_LIKELIHOODS + list(VARIANTS)
+# Every run of the configuration, the grid's and the claims' alike: its identity, folder, epochs and pack.
+PLAN = _runs.Plan(config)
+PACKS = {pack.id: pack for pack in PLAN.packs}
 # Empty only in a configuration of claims alone (the plan-time check allows nothing else).
-GRID_EMPTY = not LIKELIHOOD_LABELS
-
-
-def beta_label(beta):
-    """The canonical text of a β in paths: 1 -> '1', 0.1 -> '0.1', 1e-05 -> '1e-05'."""
-    return f"{float(beta):g}"
-
-
-BETAS = [beta_label(b) for b in config.get("betas") or []]
-if len(set(BETAS)) != len(BETAS):
-    raise WorkflowError(f"betas: two values print the same ({BETAS}); give distinct values")
-SEEDS = [int(s) for s in config.get("seeds") or []]
-
-RUN = "results/runs/{dataset}/{likelihood}/beta~{beta}/seed~{seed}"
-
-# Packs: the runs of one (dataset, likelihood label) that differ along the axes in
-# `pack.vary` train in one job, as one stacked model (reconloss.training.train), and are evaluated
-# in one job. Each run keeps its own folder and files; only logs and benchmarks are per
-# pack. With vary [] every run is a job of its own, as before packs.
-PACK_VARY = [a for a in ("beta", "seed") if a in config["pack"]["vary"]]
+GRID_EMPTY = not PLAN.of("grid")
 PACK_MAX_RUNS = int(config["pack"]["max_runs"])
-GRID_AXES = {"beta": BETAS, "seed": SEEDS}
-# A pack's name in log and benchmark paths: the run's wildcards less the axes it varies along.
-PACK_ID = os.path.join("{dataset}", "{likelihood}", *(f"{a}~{{{a}}}" for a in GRID_AXES if a not in PACK_VARY))
-PACK_LOG = f"results/logs/{{stage}}/{PACK_ID}.log"
-PACK_BENCHMARK = f"results/benchmarks/{{stage}}/{PACK_ID}.tsv"
-
-# The claims' own runs (reconloss.plan.runs): the union of what the claims need, under their own
-# root so that their epochs never clash with the grid's. A pack is one (dataset, label, β); its
-# members are the claims' seeds.
-CLAIM_DIR = "results/claims"
-CLAIM_RUN = f"{CLAIM_DIR}/runs/{{dataset}}/{{likelihood}}/beta~{{beta}}/seed~{{seed}}"
-CLAIM_PLAN = _claims_plan.plan(_claims.CLAIMS, config)
-CLAIM_SEEDS = [int(s) for s in config["claims"]["seeds"]]
-CLAIM_PACKS = _claims_plan.packs(CLAIM_PLAN)
-CLAIM_LABELS = list(dict.fromkeys(label for _, label, _ in CLAIM_PACKS))
-CLAIM_PACK_LOG = f"results/logs/claims/{{stage}}/{{dataset}}/{{likelihood}}/beta~{{beta}}.log"
-CLAIM_PACK_BENCHMARK = f"results/benchmarks/claims/{{stage}}/{{dataset}}/{{likelihood}}/beta~{{beta}}.tsv"
+# Each pack is one train and one evaluate job, tracked by a marker; its runs' files are in their folders.
+PACK_MARKER = "results/packs/{pack}.{stage}"
+PACK_LOG = "results/logs/{stage}/{pack}.log"
+PACK_BENCHMARK = "results/benchmarks/{stage}/{pack}.tsv"
 
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    likelihood="|".join(map(re.escape, dict.fromkeys(LIKELIHOOD_LABELS + CLAIM_LABELS))) or "(?!)",
-    beta=r"[0-9][0-9.e+-]*",
-    seed=r"[0-9]+",
+    pack="|".join(map(re.escape, PACKS)) or "(?!)",
 
 
-def run_files(name, datasets=None):
-    """Path of file `name` in every run directory of the grid."""
-    return expand(
-        f"{RUN}/{name}",
-        dataset=datasets or DATASETS,
-        likelihood=LIKELIHOOD_LABELS,
-        beta=BETAS,
-        seed=SEEDS,
-    )
+def pack_of(w):
+    return PACKS[w.pack]
 
 
-def pack_files(name):
-    """File `name` of every run of one pack: {dataset}, {likelihood} and the axes not packed stay wildcards."""
-    return expand(f"{RUN}/{name}", allow_missing=True, **{a: GRID_AXES[a] for a in PACK_VARY})
+def pack_data(w):
+    return f"results/data/{pack_of(w).dataset}.pt"
 
 
-def claim_pack_files(name):
-    """File `name` of every run of one claims pack: its seeds; {dataset}, {likelihood}, {beta} stay wildcards."""
-    return expand(f"{CLAIM_RUN}/{name}", allow_missing=True, seed=CLAIM_SEEDS)
+def pack_markers(stage, consumer, datasets=None):
+    """The markers of every pack holding a run the consumer reads: what its tables wait for."""
+    return [PACK_MARKER.format(pack=p.id, stage=stage) for p in PLAN.packs_of(consumer, datasets)]
 
 
-def claim_run_files(name, datasets=None):
-    """File `name` of every run the claims need."""
-    return [
-        os.path.join(CLAIM_RUN.format(dataset=d, likelihood=label, beta=b, seed=s), name)
-        for d, label, b in CLAIM_PACKS
-        if datasets is None or d in datasets
-        for s in CLAIM_SEEDS
-    ]
+def read_files(consumer, name, datasets=None):
+    """File `name` of every row of a consumer's tables (a run once per label the consumer gives it)."""
+    return [f"{run.run_dir}/{name}" for run, _ in PLAN.reads(consumer, datasets)]
 
 
-def pack_members(w):
-    """The run wildcards (dataset, likelihood, beta, seed) of every run of the pack job with wildcards w."""
-    betas = BETAS if "beta" in PACK_VARY else [w.beta]
-    seeds = SEEDS if "seed" in PACK_VARY else [w.seed]
-    return [SimpleNamespace(dataset=w.dataset, likelihood=w.likelihood, beta=b, seed=s) for s in seeds for b in betas]
+def read_labels(consumer, datasets=None):
+    """The label of each row of read_files: each consumer's tables name a run by its own label."""
+    return [label for _, label in PLAN.reads(consumer, datasets)]
 
 
-def pack_runs(settings_of, members=pack_members, run=RUN):
-    """params: the pack's runs as one JSON string, [{"run_dir", "settings"}, ...]."""
-    return lambda w: as_json([{"run_dir": run.format(**vars(r)), "settings": settings_of(r)} for r in members(w)])
+def relocated(consumer, dataset):
+    """[dataset, label, β, seed, run dir] of the consumer's rows whose folder is not their label (figures)."""
+    return [[run.dataset, label, float(run.beta), run.seed, run.run_dir]
+            for run, label in PLAN.reads(consumer, [dataset]) if run.folder != label]
 
 
-def claim_members(w):
-    """The run wildcards of every run of the claims pack with wildcards w: one per claims seed."""
-    return [SimpleNamespace(dataset=w.dataset, likelihood=w.likelihood, beta=w.beta, seed=s) for s in CLAIM_SEEDS]
+# Each consumer of runs (reconloss.plan.runs: the grid, the claims) has its tables and figures, under
+# its own root, from the runs it reads, each under the consumer's own label.
+CONSUMER_ROOT = {"grid": "results", "claims": "results/claims"}
+CONSUMER_RULES = {
+    "grid": {"tables": "tables", "figures": "dataset_figures", "claims": "claims_table"},
+    "claims": {"tables": "claims_tables", "figures": "claims_figures", "claims": "claims_verdicts"},
+}
+CONSUMER_TITLE = {"grid": "", "claims": " (the claims' own runs)"}
+
+
+def table_outputs(consumer):
+    """{name_fmt: path} of a consumer's tables; the report shows HTML inline and offers the CSV as a download."""
+    out = {}
+    for name, caption, title in (("summary", "table_summary", "summary: one row per run"),
+                                 ("best", "table_best", "best beta per likelihood")):
+        for fmt in ("csv", "html", "md", "tex"):
+            path = f"{CONSUMER_ROOT[consumer]}/tables/{name}.{fmt}"
+            if fmt in ("csv", "html"):
+                path = report(path, caption=f"../report/{caption}.rst", category="Tables",
+                              labels={"table": f"{title}{CONSUMER_TITLE[consumer]}", "format": fmt})
+            out[f"{name}_{fmt}"] = path
+    return out
+
+
+def figure_outputs(consumer):
+    out = {}
+    for stem in FIGURE_STEMS:
+        category, title = FIGURE_REPORT[stem]
+        out[stem] = report(
+            f"{CONSUMER_ROOT[consumer]}/figures/{stem}_{{dataset}}.png",
+            caption=f"../report/{stem}.rst",
+            category=category,
+            subcategory="{dataset}",
+            labels={"figure": f"{title}{CONSUMER_TITLE[consumer]}", "dataset": "{dataset}"},
+        )
+    return out
+
+
+def dataset_markers(consumer):
+    return lambda w: pack_markers("evaluated", consumer, [w.dataset])
+
+
+def relocated_json(consumer):
+    return lambda w: as_json(relocated(consumer, w.dataset))
 
 
 def merged(section, dataset):
-    """config[section] with the dataset's overrides on top."""
-    base = dict(config.get(section, {}))
-    base.update(config.get("dataset_settings", {}).get(dataset, {}).get(section, {}))
-    return base
-
-
-def likelihood_spec(label):
-    """(name, options) of a grid label: a likelihood under its own name or a variant."""
-    if label in VARIANTS:
-        variant = VARIANTS[label]
-        name = variant["likelihood"]
-        options = {**config.get("likelihood_options", {}).get(name, {}), **variant.get("options", {})}
-        return name, options
-    return label, dict(config.get("likelihood_options", {}).get(label, {}))
+    return _runs.merged(config, section, dataset)
 
 
 def as_json(obj):
@@ -167,48 +142,19 @@ def data_settings(dataset):
     }
 
 
-def run_settings(w):
-    """Everything one training needs, and nothing else: a change here reruns the run."""
-    name, options = likelihood_spec(w.likelihood)
-    return {
-        "dataset": w.dataset,
-        "likelihood": w.likelihood,
-        "likelihood_name": name,
-        "likelihood_options": options,
-        "beta": float(w.beta),
-        "seed": int(w.seed),
-        "train": {**merged("train", w.dataset), **VARIANTS.get(w.likelihood, {}).get("train", {})},
-        "model": merged("model", w.dataset),
-    }
+def pack_runs(stage):
+    """params: the pack's runs as one JSON string, [{"run_dir", "settings"}, ...]; evaluate adds its settings."""
 
+    def runs(w):
+        out = []
+        for run in pack_of(w).runs:
+            settings = run.job_settings()
+            if stage == "evaluate":
+                settings["evaluate"] = merged("evaluate", run.dataset)
+            out.append({"run_dir": run.run_dir, "settings": settings})
+        return as_json(out)
 
-def evaluate_settings(w):
-    return {**run_settings(w), "evaluate": merged("evaluate", w.dataset)}
-
-
-def claim_run_settings(w):
-    """A claims run's settings: its label's spec and the epochs its claims need, on the dataset's settings."""
-    entry = CLAIM_PLAN[w.dataset][w.likelihood]
-    spec = entry["spec"]
-    return {
-        "dataset": w.dataset,
-        "likelihood": w.likelihood,
-        "likelihood_name": spec["likelihood"],
-        "likelihood_options": spec["options"],
-        "beta": float(w.beta),
-        "seed": int(w.seed),
-        "train": {**merged("train", w.dataset), **spec["train"], "epochs": entry["epochs"][w.beta]},
-        "model": merged("model", w.dataset),
-    }
-
-
-def claim_evaluate_settings(w):
-    return {**claim_run_settings(w), "evaluate": merged("evaluate", w.dataset)}
-
-
-def claim_specs():
-    """{label: spec} of every claims label (the claims read σ and options from it)."""
-    return {label: entry["spec"] for labels in CLAIM_PLAN.values() for label, entry in labels.items()}
+    return runs
 
 
 def classifier_settings(w):
@@ -251,21 +197,30 @@ def runtime_min(base):
 # Its time grows with K: a stacked GPU step of K small models costs far less than K steps
 # (see the README), so a quarter of a run's time is budgeted per run beyond the first
 # four. On a CPU partition, raise `runtime` with --set-resources.
-def pack_mem_mb(base, per_run, members=pack_members, settings_of=run_settings):
+def pack_mem_mb(base, per_run):
     from reconloss.plan import sizes
 
     def mem(w, attempt):
-        runs = members(w)
-        s = settings_of(runs[0])
-        shape = sizes.DATA_SHAPES.get(w.dataset)
+        pack = pack_of(w)
+        s = pack.runs[0].settings
+        scale = DATASET_SCALE.get(pack.dataset, 4)
+        shape = sizes.DATA_SHAPES.get(pack.dataset)
         state = 0
         if shape is not None:
             n = sizes.parameter_count(shape, s["likelihood_name"], s["model"], s["train"]["latent_dim"])
-            state = sizes.train_host_mb(n, len(runs), on_cpu=s["train"]["device"] == "cpu")
-        return ((base + per_run * len(runs)) * DATASET_SCALE.get(w.dataset, 4) + state) * attempt
+            state = sizes.train_host_mb(n, len(pack.runs), on_cpu=s["train"]["device"] == "cpu")
+        return ((base + per_run * len(pack.runs)) * scale + state) * attempt
 
     return mem
 
 
-def pack_runtime_min(base, members=pack_members):
-    return lambda w, attempt: math.ceil(runtime_min(base)(w, attempt) * max(1.0, len(members(w)) / 4))
+def pack_mem_flat(base):
+    return lambda w, attempt: base * DATASET_SCALE.get(pack_of(w).dataset, 4) * attempt
+
+
+def pack_runtime_min(base):
+    def runtime(w, attempt):
+        pack = pack_of(w)
+        return math.ceil(base * DATASET_SCALE.get(pack.dataset, 4) * attempt * max(1.0, len(pack.runs) / 4))
+
+    return runtime

@@ -4,20 +4,16 @@ rule evaluate:
     A diverged run gets its row with status `diverged`.
     """
     input:
-        data="results/data/{dataset}.pt",
-        model=pack_files("model.pt"),
-        status=pack_files("status.json"),
-        classifier="results/classifier/{dataset}/model.pt",
-        stats="results/classifier/{dataset}/test_stats.npz",
-        classifier_metrics="results/classifier/{dataset}/metrics.json",
+        data=pack_data,
+        trained=PACK_MARKER.replace("{stage}", "trained"),
+        classifier=lambda w: f"results/classifier/{pack_of(w).dataset}/model.pt",
+        stats=lambda w: f"results/classifier/{pack_of(w).dataset}/test_stats.npz",
+        classifier_metrics=lambda w: f"results/classifier/{pack_of(w).dataset}/metrics.json",
     output:
-        metrics=pack_files("metrics.json"),
-        reconstructions=pack_files("reconstructions.png"),
-        samples=pack_files("samples.png"),
-        images=pack_files("images.pt"),
+        touch(PACK_MARKER.replace("{stage}", "evaluated")),
     params:
         classifier_dir=subpath(input.classifier, parent=True),
-        runs=pack_runs(evaluate_settings),
+        runs=pack_runs("evaluate"),
     conda:
         "../../envs/reconloss.yaml"
     log:
@@ -28,7 +24,7 @@ rule evaluate:
     # Evaluate a pack as soon as it is trained, beside the next trainings, not all at the end.
     priority: 1
     resources:
-        mem_mb=mem_mb(2000),
+        mem_mb=pack_mem_flat(2000),
         runtime=pack_runtime_min(10),
     shell:
         "python3 -m reconloss --threads {threads} evaluate --data {input.data:q} --runs {params.runs:q}"

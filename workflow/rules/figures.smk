@@ -38,93 +38,63 @@ TABLE_OUTPUTS = [f"{TABLE_DIR}/{name}.{fmt}" for name in ("summary", "best") for
 CLAIM_OUTPUTS = [f"{TABLE_DIR}/claims.{fmt}" for fmt in ("csv", "md", "html")]
 
 
-# The report shows HTML inline and offers every other type as a download:
-# each table is registered as both.
-rule tables:
-    """One row per run (summary) and the best beta per (dataset, likelihood) (best)."""
-    input:
-        metrics=run_files("metrics.json"),
-    output:
-        summary_csv=report(
-            f"{TABLE_DIR}/summary.csv",
-            caption="../report/table_summary.rst",
-            category="Tables",
-            labels={"table": "summary: one row per run", "format": "csv"},
-        ),
-        summary_html=report(
-            f"{TABLE_DIR}/summary.html",
-            caption="../report/table_summary.rst",
-            category="Tables",
-            labels={"table": "summary: one row per run", "format": "html"},
-        ),
-        summary_md=f"{TABLE_DIR}/summary.md",
-        summary_tex=f"{TABLE_DIR}/summary.tex",
-        best_csv=report(
-            f"{TABLE_DIR}/best.csv",
-            caption="../report/table_best.rst",
-            category="Tables",
-            labels={"table": "best beta per likelihood", "format": "csv"},
-        ),
-        best_html=report(
-            f"{TABLE_DIR}/best.html",
-            caption="../report/table_best.rst",
-            category="Tables",
-            labels={"table": "best beta per likelihood", "format": "html"},
-        ),
-        best_md=f"{TABLE_DIR}/best.md",
-        best_tex=f"{TABLE_DIR}/best.tex",
-    params:
-        out_dir=subpath(output.summary_csv, parent=True),
-    conda:
-        "../../envs/reconloss.yaml"
-    log:
-        "results/logs/tables.log",
-    benchmark:
-        "results/benchmarks/tables.tsv"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    shell:
-        "python3 -m reconloss tables --metrics {input.metrics:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+for _consumer in CONSUMER_RULES:
 
+    rule:
+        """One row per run (summary) and the best beta per (dataset, likelihood) (best), of one consumer."""
+        name:
+            CONSUMER_RULES[_consumer]["tables"]
+        input:
+            evaluated=pack_markers("evaluated", _consumer),
+        output:
+            **table_outputs(_consumer),
+        params:
+            out_dir=subpath(output.summary_csv, parent=True),
+            metrics=read_files(_consumer, "metrics.json"),
+            labels=as_json(read_labels(_consumer)),
+        conda:
+            "../../envs/reconloss.yaml"
+        log:
+            f"{CONSUMER_ROOT[_consumer]}/logs/tables.log",
+        benchmark:
+            f"{CONSUMER_ROOT[_consumer]}/benchmarks/tables.tsv"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        shell:
+            "python3 -m reconloss tables --metrics {params.metrics:q} --labels {params.labels:q}"
+            " --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
-rule dataset_figures:
-    """Every figure of one dataset, from the summary and the runs' images and training logs."""
-    input:
-        summary=f"{TABLE_DIR}/summary.csv",
-        images=lambda w: run_files("images.pt", datasets=[w.dataset]),
-        logs=lambda w: run_files("log.csv", datasets=[w.dataset]),
-    output:
-        **{
-            stem: report(
-                f"{FIGURE_DIR}/{stem}_{{dataset}}.png",
-                caption=f"../report/{stem}.rst",
-                category=FIGURE_REPORT[stem][0],
-                subcategory="{dataset}",
-                labels={"figure": FIGURE_REPORT[stem][1], "dataset": "{dataset}"},
-            )
-            for stem in FIGURE_STEMS
-        },
-        pdfs=[f"{FIGURE_DIR}/{stem}_{{dataset}}.pdf" for stem in FIGURE_STEMS],
-    params:
-        runs_root="results/runs",
-        out_dir=subpath(output.fid_vs_beta, parent=True),
-        settings=as_json(config.get("figures", {})),
-    conda:
-        "../../envs/reconloss.yaml"
-    log:
-        "results/logs/figures/{dataset}.log",
-    benchmark:
-        "results/benchmarks/figures/{dataset}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=15,
-    shell:
-        "MPLBACKEND=Agg python3 -m reconloss figures --summary {input.summary:q} --runs-root {params.runs_root:q}"
-        " --out-dir {params.out_dir:q} --dataset {wildcards.dataset:q} --settings {params.settings:q}"
-        " > {log:q} 2>&1"
+    rule:
+        """Every figure of one dataset, from the consumer's summary and its runs' images and training logs."""
+        name:
+            CONSUMER_RULES[_consumer]["figures"]
+        input:
+            summary=f"{CONSUMER_ROOT[_consumer]}/tables/summary.csv",
+            evaluated=dataset_markers(_consumer),
+        output:
+            **figure_outputs(_consumer),
+            pdfs=[f"{CONSUMER_ROOT[_consumer]}/figures/{stem}_{{dataset}}.pdf" for stem in FIGURE_STEMS],
+        params:
+            runs_root=_runs.RUNS_ROOT,
+            run_dirs=relocated_json(_consumer),
+            out_dir=subpath(output.fid_vs_beta, parent=True),
+            settings=as_json(config.get("figures", {})),
+        conda:
+            "../../envs/reconloss.yaml"
+        log:
+            f"{CONSUMER_ROOT[_consumer]}/logs/figures/{{dataset}}.log",
+        benchmark:
+            f"{CONSUMER_ROOT[_consumer]}/benchmarks/figures/{{dataset}}.tsv"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=15,
+        shell:
+            "MPLBACKEND=Agg python3 -m reconloss figures --summary {input.summary:q} --runs-root {params.runs_root:q}"
+            " --run-dirs {params.run_dirs:q} --out-dir {params.out_dir:q} --dataset {wildcards.dataset:q}"
+            " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule figures:

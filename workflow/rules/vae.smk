@@ -1,16 +1,14 @@
 rule train:
-    """The β-VAEs of one pack, trained as one stacked model; each run writes its own files.
+    """The β-VAEs of one pack (reconloss.plan.runs), trained as one stacked model; each run writes its own files.
 
     A run whose loss stops being finite ends `diverged`: a result, not a failure.
     """
     input:
-        data="results/data/{dataset}.pt",
+        data=pack_data,
     output:
-        model=pack_files("model.pt"),
-        status=pack_files("status.json"),
-        log_csv=pack_files("log.csv"),
+        touch(PACK_MARKER.replace("{stage}", "trained")),
     params:
-        runs=pack_runs(run_settings),
+        runs=pack_runs("train"),
         max_runs=PACK_MAX_RUNS,
     conda:
         "../../envs/reconloss.yaml"

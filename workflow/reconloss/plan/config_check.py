@@ -294,7 +294,9 @@ class Checker:
             self.value(["betas"], config["betas"], list[float], {**meta, "exclusive_minimum": 0})
             betas = config["betas"]
             if isinstance(betas, list) and all(_is_number(b) for b in betas):
-                labels = [f"{float(b):g}" for b in betas]
+                from reconloss.plan.runs import beta_label  # lazy: runs imports the claims
+
+                labels = [beta_label(b) for b in betas]
                 if len(set(labels)) != len(labels) and len(set(betas)) == len(betas):
                     self.bad(["betas"], f"two values print the same ({labels}); give distinct values")
         if "seeds" in config:

@@ -6,7 +6,9 @@ Writes (or, with --check, compares and fails on a difference):
   defaults, types and allowed ranges, read from the classes' __init__
   signatures and their `option_ranges` (this step imports torch); the
   Snakemake process reads this table instead of the classes;
-- workflow/schemas/config.schema.yaml: the JSON schema, from reconloss.settings;
+- workflow/schemas/config.schema.yaml: the JSON schema, from reconloss.settings: documentation
+  of the settings (for editors and readers); the workflow checks a configuration with
+  reconloss.plan.config_check alone and validates nothing against the schema;
 - docs/configuration.md, between the `settings-table` markers: the
   configuration table; between the `likelihood-options-table` markers: the
   likelihood options with their defaults and ranges (from options.json).

@@ -41,16 +41,23 @@ BEST_COLUMNS = [
 ]
 
 
-def load_metrics(paths):
-    """One dict per metrics.json, in the order given (the workflow's grid order)."""
+def load_metrics(paths, labels=None):
+    """One dict per metrics.json, in the order given (the workflow's grid order).
+
+    labels: the label of each row, where a consumer reads a run under another label than the one
+    it was trained under (reconloss.plan.runs: one run, read by the grid and the claims)."""
+    if labels is not None and len(labels) != len(paths):
+        raise ValueError(f"--labels: {len(labels)} labels for {len(paths)} metrics files")
     rows = []
-    for path in paths:
+    for i, path in enumerate(paths):
         row = read_json(path)
         if not isinstance(row, dict):
             raise ValueError(f"{path}: expected a JSON object, got {type(row).__name__}")
         missing = [k for k in ("dataset", "likelihood", "beta", "seed", "status") if k not in row]
         if missing:
             raise ValueError(f"{path}: metrics lack the keys {missing}")
+        if labels is not None:
+            row["likelihood"] = labels[i]
         rows.append(row)
     return rows
 
@@ -220,11 +227,13 @@ def write_tables(summary, best, out_dir):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m reconloss tables", description=__doc__.splitlines()[0])
     parser.add_argument("--metrics", nargs="+", required=True, help="RUN/metrics.json files")
+    parser.add_argument("--labels", default=None, help="JSON list: each metrics file's label in these tables")
     parser.add_argument("--out-dir", required=True, help="directory for summary.* and best.*")
     parser.add_argument("--settings", default="{}", help="JSON settings (unused for now)")
     args = parser.parse_args(argv)
     json.loads(args.settings)
-    summary = summary_frame(load_metrics(args.metrics))
+    labels = json.loads(args.labels) if args.labels else None
+    summary = summary_frame(load_metrics(args.metrics, labels))
     best = best_frame(summary)
     for path in write_tables(summary, best, args.out_dir):
         print(f"tables: wrote {path}")

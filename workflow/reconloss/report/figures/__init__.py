@@ -51,7 +51,7 @@ BUILDERS = {
 assert list(BUILDERS) == FIGURES
 
 
-def make_figures(summary, runs_root, out_dir, datasets=None, settings=None):
+def make_figures(summary, runs_root, out_dir, datasets=None, settings=None, run_dirs=()):
     """Draw every figure of every dataset (or of `datasets`); return the paths written."""
     import matplotlib
 
@@ -69,7 +69,7 @@ def make_figures(summary, runs_root, out_dir, datasets=None, settings=None):
         raise ValueError(f"unknown figures {sorted(bad)}; allowed: {FIGURES}")
     sns.set_theme(context="paper", style="ticks")
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": settings["dpi"], "pdf.fonttype": 42})
-    runs = Runs(runs_root)
+    runs = Runs(runs_root, run_dirs)
     datasets = datasets or list(dict.fromkeys(summary["dataset"]))
     written = []
     for dataset in datasets:
@@ -89,11 +89,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m reconloss figures", description=__doc__.splitlines()[0])
     parser.add_argument("--summary", required=True, help="results/tables/summary.csv")
     parser.add_argument("--runs-root", required=True, help="results/runs (holds images.pt and log.csv per run)")
+    parser.add_argument("--run-dirs", default="[]",
+                        help="JSON [[dataset, label, beta, seed, dir], ...]: rows whose run folder is not their label")
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--dataset", nargs="+", default=None, help="only these datasets (default: all in summary)")
     parser.add_argument("--settings", default="{}", help=f"JSON, keys: {sorted(DEFAULT_SETTINGS)}")
     args = parser.parse_args(argv)
     written = make_figures(load_summary(args.summary), args.runs_root, args.out_dir,
-                           datasets=args.dataset, settings=json.loads(args.settings))
+                           datasets=args.dataset, settings=json.loads(args.settings),
+                           run_dirs=json.loads(args.run_dirs))
     for path in written:
         print(f"figures: wrote {path}")

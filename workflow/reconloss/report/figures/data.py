@@ -27,7 +27,8 @@ def _key(dataset, likelihood, beta, seed):
 class Runs:
     """Locates each run's directory under runs_root and loads its images and training log."""
 
-    def __init__(self, runs_root):
+    def __init__(self, runs_root, run_dirs=()):
+        """run_dirs: [dataset, label, β, seed, dir] of rows whose folder is not their label (reconloss.plan.runs)."""
         self.dirs = {}
         root = Path(runs_root)
         if root.is_dir():
@@ -36,6 +37,8 @@ class Runs:
                     self.dirs[_key(*parse_run_dir(d))] = d
                 except ValueError:
                     continue
+        for dataset, label, beta, seed, d in run_dirs:
+            self.dirs[_key(dataset, label, beta, seed)] = Path(d)
         self._images = {}
 
     def dir(self, row):
