@@ -49,6 +49,22 @@ def test_feature_extractor_independent_of_batch_size(digits_classifier):
     torch.testing.assert_close(small(x), digits_classifier["extract"](x), rtol=1e-5, atol=1e-5)
 
 
+def test_logits_of_features_are_the_models(digits_classifier):
+    """extract.logits(features) is the classifier's own output; the test set's classifier score in
+    metrics.json is the one of those logits."""
+    from reconloss.evaluation.scores import classifier_score
+
+    data, extract = digits_classifier["data"], digits_classifier["extract"]
+    x = data["test_x"].float() / data["scale"]
+    logits = extract.logits(extract(x))
+    with torch.no_grad():
+        torch.testing.assert_close(logits, classifier.load_classifier(digits_classifier["dir"])(x))
+    m = json.loads((digits_classifier["dir"] / "metrics.json").read_text())
+    assert m["test_classifier_score"] == pytest.approx(classifier_score(torch.log_softmax(logits.double(), 1)),
+                                                       rel=1e-5)
+    assert 8 < m["test_classifier_score"] <= 10
+
+
 def test_training_is_deterministic(digits_classifier):
     data = digits_classifier["data"]
     with one_thread():

@@ -199,7 +199,10 @@ def load_classifier(out_dir, device="cpu") -> Classifier:
 
 
 def load_feature_extractor(out_dir, device="cpu", batch_size=1000):
-    """callable(x01 float (B,C,H,W)) -> features float32 (B,F) on `device`, batched, no grad."""
+    """callable(x01 float (B,C,H,W)) -> features float32 (B,F) on `device`, batched, no grad.
+
+    Its attribute `logits` maps those features to the class logits (the head, in eval mode), so
+    the classifier score needs no second pass through the body."""
     model = load_classifier(out_dir, device)
     device = next(model.parameters()).device
 
@@ -208,7 +211,12 @@ def load_feature_extractor(out_dir, device="cpu", batch_size=1000):
         out = [model.features(x01[i:i + batch_size].to(device).float()) for i in range(0, len(x01), batch_size)]
         return torch.cat(out) if out else torch.zeros(0, model.feature.out_features, device=device)
 
+    @torch.no_grad()
+    def logits(features):
+        return model.head(features.to(device).float())
+
     extract.feature_dim = model.feature.out_features
+    extract.logits = logits
     return extract
 
 
@@ -228,6 +236,9 @@ def main(argv):
     model, info = train_classifier(data, settings)
     feats, logits = predict_features(model, data["test_x"], float(data["scale"]))
     acc = float((logits.argmax(1) == data["test_y"]).float().mean())
+    from reconloss.evaluation.scores import classifier_score
+
+    score = classifier_score(torch.log_softmax(logits.double(), 1))
     mu, sigma = feature_stats(feats)
     out = Path(args.out_dir)
     save_model(out / "model.pt", model, info, data["name"])
@@ -236,7 +247,8 @@ def main(argv):
             np.savez(fh, mu=mu, sigma=sigma, n=len(feats))
     s = info["settings"]
     metrics = {
-        "dataset": data["name"], "test_accuracy": acc, "feature_dim": int(feats.shape[1]),
+        "dataset": data["name"], "test_accuracy": acc, "test_classifier_score": score,
+        "feature_dim": int(feats.shape[1]),
         "train_seconds": info["train_seconds"], "train_cpu_seconds": info["train_cpu_seconds"],
         "epochs": int(s["epochs"]), "batch_size": int(s["batch_size"]),
         "lr": float(s["lr"]), "seed": int(s.get("seed", 0)), "device": str(device),
