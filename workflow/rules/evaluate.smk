@@ -7,16 +7,16 @@ rule evaluate:
         data="results/data/{dataset}.pt",
         model=pack_files("model.pt"),
         status=pack_files("status.json"),
-        classifier="results/classifier/{dataset}/model.pt",
-        stats="results/classifier/{dataset}/test_stats.npz",
-        classifier_metrics="results/classifier/{dataset}/metrics.json",
+        classifier=classifier_files("model.pt"),
+        stats=classifier_files("test_stats.npz"),
+        classifier_metrics=classifier_files("metrics.json"),
     output:
         metrics=pack_files("metrics.json"),
         reconstructions=pack_files("reconstructions.png"),
         samples=pack_files("samples.png"),
         images=pack_files("images.pt"),
     params:
-        classifier_dir=subpath(input.classifier, parent=True),
+        classifier_dir=lambda w: classifier_dirs(w.dataset),
         runs=pack_runs(evaluate_settings),
     conda:
         "../../envs/reconloss.yaml"
