@@ -150,3 +150,22 @@ def test_outcome_column_one_bits_column_and_collapsed_count(tmp_path):
     out = tmp_path / "tables"
     tables.write_tables(df, tables.best_frame(df), out)
     assert "collapsed" in (out / "summary.csv").read_text().splitlines()[2]
+
+
+def test_summary_carries_every_classifiers_columns_in_order(tmp_path):
+    """Rows evaluated under three classifiers: each metric's _c0.._c2 columns follow the contract's columns,
+    metric by metric (k = 10 after 2, not after 1), and keep their values; a row from one classifier
+    has them empty."""
+    ks = (0, 1, 2, 10)
+    per = {f"{m}_c{k}": 100.0 * i + k for i, m in enumerate(("fid", "fid_recon", "classifier_score"))
+           for k in ks}
+    paths = write_metrics(tmp_path, [metrics("bernoulli", 1.0, 0, 3.0, classifier_score=1.5, classifiers=4,
+                                             zz_extra=1.0, **per),
+                                     metrics("bernoulli", 1.0, 1, 4.0)])
+    df = tables.summary_frame(tables.load_metrics(paths))
+    cols = list(df.columns)
+    start = len(tables.KEY_COLUMNS) + len(tables.METRIC_COLUMNS)
+    assert cols[:start] == tables.KEY_COLUMNS + tables.METRIC_COLUMNS
+    assert cols[start:] == [f"{m}_c{k}" for m in ("fid", "fid_recon", "classifier_score") for k in ks] + ["zz_extra"]
+    assert df.loc[0, "fid_recon_c10"] == 110.0 and df.loc[0, "classifier_score"] == 1.5
+    assert math.isnan(df.loc[1, "fid_c1"])
