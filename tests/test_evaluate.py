@@ -273,3 +273,16 @@ def test_several_classifiers(runs, tmp_path):
     assert 8 < m["data_classifier_score_c1"] <= 10 and 8 < m["data_classifier_score"] <= 10
     assert 1 <= m["classifier_score_c1"] <= 10
     assert m["sigma_always_black"] is None  # not a Gaussian
+
+
+def test_data_classifier_score_without_a_cached_one(runs, tmp_path):
+    """A classifier folder whose metrics.json predates test_classifier_score: evaluation computes the
+    same number from the test set."""
+    cls = runs["classifier"]
+    old = tmp_path / "old-classifier"
+    shutil.copytree(cls["dir"], old)
+    m = io.read_json(old / "metrics.json")
+    cached = m.pop("test_classifier_score")
+    io.write_json(old / "metrics.json", m)
+    nets = evaluate.load_nets([old, cls["dir"]], cls["data"], torch.device("cpu"))
+    assert nets[0].data_score == pytest.approx(cached, rel=1e-6) and nets[1].data_score == cached

@@ -132,8 +132,9 @@ def _write_outputs(run_dir, row, images, grid, n_cols):
 
 
 def load_nets(classifier_dir, data, device) -> list:
-    """The FID classifiers (reconloss.evaluation.scores.FidNet), classifier 0 first: their cached test
-    statistics, and the test set's classifier score computed here (one pass per classifier and pack)."""
+    """The FID classifiers (reconloss.evaluation.scores.FidNet), classifier 0 first, with their cached test
+    statistics and the test set's classifier score from metrics.json (computed here, one pass over the
+    test set, for a classifier trained before metrics.json had it)."""
     from reconloss.evaluation.classifier import load_feature_extractor
     from reconloss.evaluation.scores import fid_net
 
@@ -142,7 +143,9 @@ def load_nets(classifier_dir, data, device) -> list:
     for d in classifier_dirs(classifier_dir):
         extract = load_feature_extractor(d, device)
         st = np.load(d / "test_stats.npz")
-        nets.append(fid_net(extract, extract.logits, x01, (st["mu"], st["sigma"])))
+        cached = io.read_json(d / "metrics.json").get("test_classifier_score") if (d / "metrics.json").exists() \
+            else None
+        nets.append(fid_net(extract, extract.logits, x01, (st["mu"], st["sigma"]), cached))
     return nets
 
 

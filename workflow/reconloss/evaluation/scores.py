@@ -60,14 +60,16 @@ class FidNet:
     data_score: Optional[float] = None
 
 
-def fid_net(features, logits, test_x01, test_stats=None) -> FidNet:
-    """A FidNet whose test statistics (unless given) and data_score come from the test images."""
+def fid_net(features, logits, test_x01, test_stats=None, data_score=None) -> FidNet:
+    """A FidNet; its test statistics and data_score, where not given, come from the test images."""
     from reconloss.evaluation.fid import feature_stats
 
-    f = features(test_x01)
-    stats = test_stats if test_stats is not None else feature_stats(f)
-    score = classifier_score(torch.log_softmax(logits(f).double(), 1)) if logits is not None else None
-    return FidNet(features, stats, logits, score)
+    if test_stats is None or (data_score is None and logits is not None):
+        f = features(test_x01)
+        test_stats = test_stats if test_stats is not None else feature_stats(f)
+        if logits is not None:
+            data_score = classifier_score(torch.log_softmax(logits(f).double(), 1))
+    return FidNet(features, test_stats, logits, data_score)
 
 
 def fid_or_none(feats, mu_ref, sigma_ref, what):
