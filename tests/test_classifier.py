@@ -101,3 +101,21 @@ def test_cnn_defaults_train_on_tiny_data(shape):
     f, logits = classifier.predict_features(model, data["train_x"], 255.0)
     assert f.shape == (n, 128) and logits.shape == (n, 10) and torch.isfinite(f).all()
     assert info["settings"]["augment"]["flip"] == (shape[0] == 3)
+
+
+def test_fast_pooling_equals_max_pool2d():
+    """Inference pooling takes the same values as max_pool2d (odd sizes floored, NaN propagated, ties);
+    with autograd it is max_pool2d itself, gradient included."""
+    g = torch.Generator().manual_seed(0)
+    pool = classifier.MaxPool2()
+    for shape in ((3, 4, 8, 8), (2, 5, 7, 9), (1, 1, 3, 2)):
+        x = torch.randn(shape, generator=g).clamp_min(0)  # many exact ties at 0
+        x.view(-1)[5] = float("nan")
+        with torch.no_grad():
+            assert torch.equal(pool(x).isnan(), torch.nn.functional.max_pool2d(x, 2).isnan())
+            assert torch.equal(pool(x).nan_to_num(-1), torch.nn.functional.max_pool2d(x, 2).nan_to_num(-1))
+    x = torch.randn(2, 3, 6, 6, generator=g).clamp_min(0).requires_grad_()
+    pool(x).sum().backward()
+    ref = x.detach().clone().requires_grad_()
+    torch.nn.functional.max_pool2d(ref, 2).sum().backward()
+    assert torch.equal(x.grad, ref.grad)

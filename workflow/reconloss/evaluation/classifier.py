@@ -56,6 +56,24 @@ def default_settings(data_shape) -> dict:
     return {**fixed, **json.loads(json.dumps(CLASSIFIER_RECIPES[key]))}
 
 
+class MaxPool2(nn.MaxPool2d):
+    """2x2 max pooling (floor mode). Without autograd it is the elementwise maximum of the four
+    strided slices: the same values, 7-15x faster on a CPU than max_pool2d's kernel, which took
+    most of a 28x28 classifier's inference time, and inference is what evaluation repeats under
+    every classifier. With autograd max_pool2d's own backward stays, so training is unchanged."""
+
+    def __init__(self):
+        super().__init__(2)
+
+    def forward(self, x):
+        if torch.is_grad_enabled() and x.requires_grad:
+            return super().forward(x)
+        h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+        x = x[..., :h, :w]
+        return torch.maximum(torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2]),
+                             torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))
+
+
 class Classifier(nn.Module):
     """body -> penultimate linear layer (the features) -> ReLU -> dropout -> logits."""
 
@@ -76,7 +94,7 @@ class Classifier(nn.Module):
                 for j in range(convs):
                     layers.append(nn.Conv2d(ch, out, 3, padding=1, bias=False))
                     if j == convs - 1:  # pool first: BN and ReLU then run at a quarter of the pixels
-                        layers.append(nn.MaxPool2d(2))
+                        layers.append(MaxPool2())
                     layers += [nn.BatchNorm2d(out), nn.ReLU()]
                     ch = out
                 h, w = h // 2, w // 2

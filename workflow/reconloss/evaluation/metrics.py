@@ -106,8 +106,8 @@ def showcase_indices(x_uint8, y, scale, n):
     x = x_uint8.reshape(len(x_uint8), -1).cpu()
     white = (x.float() >= WHITE * scale).sum(1)
     black = (x == 0).sum(1)
-    y = y.cpu()
-    classes = sorted(set(y.tolist()))
+    y = y.cpu().tolist()  # a list: indexing a tensor element by element cost seconds on 10,000 images
+    classes = sorted(set(y))
     taken, out = set(), []
     rank = {}
     for key, score in (("white", white), ("black", black)):
