@@ -49,6 +49,22 @@ def test_feature_extractor_independent_of_batch_size(digits_classifier):
     torch.testing.assert_close(small(x), digits_classifier["extract"](x), rtol=1e-5, atol=1e-5)
 
 
+def test_logits_of_features_are_the_models(digits_classifier):
+    """extract.logits(features) is the classifier's own output; the test set's classifier score in
+    metrics.json is the one of those logits."""
+    from reconloss.evaluation.scores import classifier_score
+
+    data, extract = digits_classifier["data"], digits_classifier["extract"]
+    x = data["test_x"].float() / data["scale"]
+    logits = extract.logits(extract(x))
+    with torch.no_grad():
+        torch.testing.assert_close(logits, classifier.load_classifier(digits_classifier["dir"])(x))
+    m = json.loads((digits_classifier["dir"] / "metrics.json").read_text())
+    assert m["test_classifier_score"] == pytest.approx(classifier_score(torch.log_softmax(logits.double(), 1)),
+                                                       rel=1e-5)
+    assert 8 < m["test_classifier_score"] <= 10
+
+
 def test_training_is_deterministic(digits_classifier):
     data = digits_classifier["data"]
     with one_thread():
@@ -85,3 +101,21 @@ def test_cnn_defaults_train_on_tiny_data(shape):
     f, logits = classifier.predict_features(model, data["train_x"], 255.0)
     assert f.shape == (n, 128) and logits.shape == (n, 10) and torch.isfinite(f).all()
     assert info["settings"]["augment"]["flip"] == (shape[0] == 3)
+
+
+def test_fast_pooling_equals_max_pool2d():
+    """Inference pooling takes the same values as max_pool2d (odd sizes floored, NaN propagated, ties);
+    with autograd it is max_pool2d itself, gradient included."""
+    g = torch.Generator().manual_seed(0)
+    pool = classifier.MaxPool2()
+    for shape in ((3, 4, 8, 8), (2, 5, 7, 9), (1, 1, 3, 2)):
+        x = torch.randn(shape, generator=g).clamp_min(0)  # many exact ties at 0
+        x.view(-1)[5] = float("nan")
+        with torch.no_grad():
+            assert torch.equal(pool(x).isnan(), torch.nn.functional.max_pool2d(x, 2).isnan())
+            assert torch.equal(pool(x).nan_to_num(-1), torch.nn.functional.max_pool2d(x, 2).nan_to_num(-1))
+    x = torch.randn(2, 3, 6, 6, generator=g).clamp_min(0).requires_grad_()
+    pool(x).sum().backward()
+    ref = x.detach().clone().requires_grad_()
+    torch.nn.functional.max_pool2d(ref, 2).sum().backward()
+    assert torch.equal(x.grad, ref.grad)

@@ -90,6 +90,12 @@ def test_metrics_present_and_consistent(runs, label):
         # uniform on [0,1]^D costs log2(17) bits per 17-level pixel; 3 epochs get below or near it
         assert 0 < m["iw_bpd"] < math.log2(17) + 2
     assert (m["sigma_mean"] is not None) == (label == "glg")
+    # digits has pixels black in every training image; σ is the learned global one everywhere
+    assert (m["sigma_other"] is not None) == (label == "glg") == (m["sigma_always_black"] is not None)
+    if label == "glg":
+        assert m["sigma_always_black"] == pytest.approx(m["sigma_other"]) == pytest.approx(m["sigma_image_p90"])
+    assert 1 <= m["classifier_score"] <= 10 and 1 <= m["classifier_score_squeezed"] <= 10
+    assert m["fid_c0"] == m["fid"] and m["classifier_score_c0"] == m["classifier_score"]
     assert (m["mass_outside"] is not None) == (label == "glg")  # Gaussians only
     assert m["rmse"] == pytest.approx(math.sqrt(m["mse_mean"]))
     # 3 epochs leave bern and glg posterior-collapsed (KL ~ 0.01 nats), cb not: the rule sees it
@@ -239,3 +245,44 @@ def test_inception_path_with_random_weights(runs, tmp_path):
     assert math.isfinite(m["fid_inception"]) and math.isfinite(m["fid_inception_recon"])
     assert m["fid_inception"] > -1e-6
     assert runs["cb"][2]["fid_inception"] is None  # only when configured
+
+
+def test_several_classifiers(runs, tmp_path):
+    """A second classifier (another seed) adds the _c1 columns; classifier 0's numbers stay those of a
+    one-classifier evaluation, and the test set's classifier score is near the 10 classes a >95 %
+    accurate classifier that uses them about equally would give."""
+    from reconloss.evaluation import classifier
+
+    cls = runs["classifier"]
+    second = tmp_path / "c~1"
+    with one_thread():
+        classifier.main(["--data", str(cls["data_path"]), "--out-dir", str(second),
+                         "--settings", json.dumps({"seed": 1, "device": "cpu"})])
+    run_dir, settings, one = runs["cb"]
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    with one_thread():
+        evaluate.main(["--data", str(cls["data_path"]), "--run-dir", str(copy), "--classifier-dir", str(cls["dir"]),
+                       str(second), "--settings", json.dumps(settings)])
+    m = io.read_json(copy / "metrics.json")
+    assert m["classifiers"] == 2 and one["classifiers"] == 1
+    for key in ("fid", "fid_recon", "fid_param", "fid_stretched", "fid_squeezed", "classifier_score",
+                "data_classifier_score"):
+        assert m[key] == one[key] == m[f"{key}_c0"], key
+        assert math.isfinite(m[f"{key}_c1"]) and m[f"{key}_c1"] != m[key], key
+    assert 8 < m["data_classifier_score_c1"] <= 10 and 8 < m["data_classifier_score"] <= 10
+    assert 1 <= m["classifier_score_c1"] <= 10
+    assert m["sigma_always_black"] is None  # not a Gaussian
+
+
+def test_data_classifier_score_without_a_cached_one(runs, tmp_path):
+    """A classifier folder whose metrics.json predates test_classifier_score: evaluation computes the
+    same number from the test set."""
+    cls = runs["classifier"]
+    old = tmp_path / "old-classifier"
+    shutil.copytree(cls["dir"], old)
+    m = io.read_json(old / "metrics.json")
+    cached = m.pop("test_classifier_score")
+    io.write_json(old / "metrics.json", m)
+    nets = evaluate.load_nets([old, cls["dir"]], cls["data"], torch.device("cpu"))
+    assert nets[0].data_score == pytest.approx(cached, rel=1e-6) and nets[1].data_score == cached

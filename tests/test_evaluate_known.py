@@ -1,6 +1,7 @@
 """reconloss.evaluation.evaluate on fabricated models whose answers are known in closed form: bits per
 dimension of discrete and continuous likelihoods, the Gaussians' mass outside [0, 1], the
-parameter image's levels, collapse, and the [0, 255] data range."""
+parameter image's levels, collapse, the [0, 255] data range, FIDs and classifier scores under
+several classifiers, and where a Gaussian's σ differs."""
 
 import math
 
@@ -12,6 +13,7 @@ from torch import nn
 
 from reconloss.evaluation import bits
 from reconloss.evaluation import metrics as metrics_module
+from reconloss.evaluation.scores import classifier_score, fid_net
 from reconloss.likelihoods import make_likelihood
 from reconloss.evaluation.outcome import COLLAPSE_SPREAD, outcome
 from reconloss.training.vae import VAE
@@ -54,14 +56,12 @@ def extractor(images):
     return images.flatten(1)[:, :3].double()
 
 
-def metrics(model, data, data_range=1.0, **ev):
-    from reconloss.evaluation.fid import feature_stats
-
+def metrics(model, data, data_range=1.0, nets=None, **ev):
     settings = {"seed": 0, "train": {"data_range": data_range},
                 "evaluate": {"fid_samples": 60, "iw_samples": 5, "batch_size": 64, "n_images": 4,
                              "n_sample_grid": 4, "device": "cpu", **ev}}
-    ref = feature_stats(extractor(data["test_x"].float() / data["scale"]))
-    return metrics_module.compute_metrics(model, data, settings, extractor, ref)[0]
+    nets = nets or [fid_net(extractor, None, data["test_x"].float() / data["scale"])]
+    return metrics_module.compute_metrics(model, data, settings, nets)[0]
 
 
 # ----------------------------------------------------------------------------- bits per dimension
@@ -231,3 +231,120 @@ def test_data_range_leaves_every_unit_free_metric_unchanged():
                 "sample_spread", "recon_p99"):
         assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-9), key
     assert b["iw_ll"] == pytest.approx(a["iw_ll"] - D * math.log(255), rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- several FID classifiers
+
+
+def _second_features(images):
+    return (2.0 * images.flatten(1)[:, -3:] - images.flatten(1)[:, :1]).double()
+
+
+def _logits(features):
+    w = torch.tensor([[3.0, -1.0, 0.5, 0.0], [-2.0, 1.0, 0.0, 1.5], [0.5, 0.5, -3.0, 1.0]], dtype=torch.float64)
+    return features.double() @ w
+
+
+def _direct_score(logits):
+    p = special.softmax(logits.numpy(), axis=1)
+    return math.exp(float((p * (np.log(p) - np.log(p.mean(0)))).sum(1).mean()))
+
+
+def test_fids_and_scores_under_every_classifier_from_one_decoding():
+    """Classifier 1's FIDs and scores are those of its own features of the same decoded images
+    (recomputed here from the prior's generator and the posterior means); classifier 0's keep the
+    unsuffixed keys; the decoder runs as often with three classifiers as with one."""
+    from reconloss.evaluation.fid import fid_from_features
+    from reconloss.evaluation.levels import cb_mean_range
+
+    data = dataset(255)
+    x01 = data["test_x"].float() / 255
+    model = _bernoulli_model()
+    calls = {"n": 0}
+    dec = model.dec
+
+    def counting(z):
+        calls["n"] += 1
+        return dec(z)
+
+    model.dec = counting
+    one = metrics(model, data)
+    decodes_one = calls["n"]
+    nets = [fid_net(extractor, None, x01), fid_net(_second_features, _logits, x01),
+            fid_net(extractor, lambda f: -_logits(f), x01)]
+    calls["n"] = 0
+    m = metrics(model, data, nets=nets)
+    assert calls["n"] == decodes_one
+    for key in ("fid", "fid_recon", "fid_param", "fid_stretched", "fid_squeezed"):
+        assert m[key] == m[f"{key}_c0"] == one[key] == m[f"{key}_c2"], key
+    assert m["classifier_score"] is None and m["data_classifier_score_c0"] is None  # no logits: no score
+
+    g = metrics_module._gen(torch.device("cpu"), 0, "prior")
+    s = model.likelihood.mean(dec(torch.randn((60, 2), generator=g)))
+    with torch.no_grad():
+        rec = model.likelihood.mean(dec(model.enc(x01)))
+    assert m["fid_c1"] == pytest.approx(fid_from_features(_second_features(s), _second_features(x01)), rel=1e-6)
+    assert m["fid_recon_c1"] == pytest.approx(fid_from_features(_second_features(rec), _second_features(x01)),
+                                              rel=1e-6)
+    assert m["fid_c1"] != pytest.approx(m["fid_c0"], rel=1e-3)
+    lo, hi = cb_mean_range()
+    squeezed = lo + s * (hi - lo)
+    assert m["classifier_score_c1"] == pytest.approx(_direct_score(_logits(_second_features(s))), rel=1e-9)
+    assert m["classifier_score_squeezed_c1"] == pytest.approx(
+        _direct_score(_logits(_second_features(squeezed))), rel=1e-6)
+    assert m["classifier_score_c2"] == pytest.approx(_direct_score(-_logits(extractor(s))), rel=1e-9)
+    assert m["data_classifier_score_c1"] == pytest.approx(_direct_score(_logits(_second_features(x01))), rel=1e-9)
+    assert m["classifier_score_stretched_c1"] > 1
+
+
+# ----------------------------------------------------------------------------- where σ differs
+
+
+def _black_first_row(data):
+    mask = torch.zeros(SHAPE, dtype=torch.bool)
+    mask[:, 0] = True
+    return {**data, "always_black": mask}
+
+
+def test_sigma_on_always_black_pixels_and_other_pixels():
+    """A learned σ per pixel: the means over the masked and the other pixels, every image alike."""
+    data = _black_first_row(dataset(255))
+    lik = make_likelihood("gaussian_learned_pixel", data_shape=SHAPE, floor=0.01)
+    with torch.no_grad():
+        lik.theta.copy_(torch.linspace(-4, 0, D).reshape(SHAPE))
+    sigma = (0.01 + torch.linspace(-4, 0, D).exp()).double().reshape(SHAPE)
+    m = metrics(Fabricated(lik, constant(torch.zeros(SHAPE))), data)
+    assert m["sigma_always_black"] == pytest.approx(float(sigma[:, 0].mean()), rel=1e-6)
+    assert m["sigma_other"] == pytest.approx(float(sigma[:, 1:].mean()), rel=1e-6)
+    assert m["sigma_image_p10"] == pytest.approx(float(sigma.mean()), rel=1e-6) == m["sigma_image_p90"]
+
+
+def test_sigma_per_image_percentiles_and_data_range():
+    """The optimal σ per image is the image's RMS residual: its percentiles over images are numpy's, in
+    [0, 1] units whatever the data range."""
+    data = _black_first_row(dataset(255, n=50))
+    mu = torch.linspace(0.1, 0.9, D).reshape(SHAPE)
+    x = data["test_x"].double() / 255
+    per_image = ((x - mu.double()) ** 2).flatten(1).mean(1).sqrt().clamp_min(0.02).numpy()
+    p10, p90 = np.percentile(per_image, [10, 90])
+    for r in (1.0, 255.0):
+        lik = make_likelihood("gaussian_optimal_image", data_shape=SHAPE, floor=0.02 * r, mean_activation="identity")
+        m = metrics(Fabricated(lik, constant(mu * r)), data, data_range=r)
+        assert m["sigma_image_p10"] == pytest.approx(p10, rel=1e-5), r
+        assert m["sigma_image_p90"] == pytest.approx(p90, rel=1e-5), r
+        assert m["sigma_always_black"] == pytest.approx(per_image.mean(), rel=1e-5) == m["sigma_other"]
+    assert p90 > 1.2 * p10  # the images differ
+
+
+def test_sigma_metrics_null_without_a_sigma_or_a_mask():
+    from reconloss.evaluation.sigma import always_black
+
+    train = torch.tensor([[[[0, 1], [0, 0]]], [[[0, 0], [2, 0]]]], dtype=torch.uint8)
+    assert always_black(train).tolist() == [[[True, False], [False, True]]]
+    data = _black_first_row(dataset(255))
+    m = metrics(_bernoulli_model(), data)
+    assert all(m[k] is None for k in ("sigma_always_black", "sigma_other", "sigma_image_p10", "sigma_image_p90"))
+    fixed = make_likelihood("gaussian_fixed", data_shape=SHAPE, sigma=0.3)
+    m = metrics(Fabricated(fixed, constant(torch.zeros(SHAPE))), dataset(255))  # no always-black mask
+    assert m["sigma_always_black"] is None and m["sigma_other"] is None
+    assert m["sigma_image_p10"] == pytest.approx(0.3) == m["sigma_image_p90"]

@@ -161,3 +161,22 @@ def test_each_consumer_reads_a_shared_run_under_its_own_label(tmp_path):
     assert list(df["fid"]) == [7.0, 7.0, 3.0]
     with pytest.raises(ValueError, match="2 labels for 3 metrics files"):
         tables.load_metrics([paths[0], paths[0], paths[1]], ["a", "b"])
+
+
+def test_summary_carries_every_classifiers_columns_in_order(tmp_path):
+    """Rows evaluated under three classifiers: each metric's _c0.._c2 columns follow the contract's columns,
+    metric by metric (k = 10 after 2, not after 1), and keep their values; a row from one classifier
+    has them empty."""
+    ks = (0, 1, 2, 10)
+    per = {f"{m}_c{k}": 100.0 * i + k for i, m in enumerate(("fid", "fid_recon", "classifier_score"))
+           for k in ks}
+    paths = write_metrics(tmp_path, [metrics("bernoulli", 1.0, 0, 3.0, classifier_score=1.5, classifiers=4,
+                                             zz_extra=1.0, **per),
+                                     metrics("bernoulli", 1.0, 1, 4.0)])
+    df = tables.summary_frame(tables.load_metrics(paths))
+    cols = list(df.columns)
+    start = len(tables.KEY_COLUMNS) + len(tables.METRIC_COLUMNS)
+    assert cols[:start] == tables.KEY_COLUMNS + tables.METRIC_COLUMNS
+    assert cols[start:] == [f"{m}_c{k}" for m in ("fid", "fid_recon", "classifier_score") for k in ks] + ["zz_extra"]
+    assert df.loc[0, "fid_recon_c10"] == 110.0 and df.loc[0, "classifier_score"] == 1.5
+    assert math.isnan(df.loc[1, "fid_c1"])

@@ -28,6 +28,18 @@ def test_summary_has_one_finished_row_per_run(tiny_workflow_run):
     assert (tiny_workflow_run / "results/tables/summary.md").read_text().count("\n") >= len(grid) + 2
 
 
+def test_every_fid_under_each_of_three_classifiers(tiny_workflow_run):
+    """classifier.count 3: classifiers with seeds 0, 1, 2; classifier 0's values keep the unsuffixed columns."""
+    root = tiny_workflow_run / "results/classifier/digits"
+    seeds = [json.loads((d / "metrics.json").read_text())["seed"] for d in (root, root / "c~1", root / "c~2")]
+    assert seeds == [0, 1, 2]
+    summary = pd.read_csv(tiny_workflow_run / "results/tables/summary.csv")
+    for metric in ("fid", "fid_recon", "fid_param", "classifier_score", "data_classifier_score"):
+        assert (summary[f"{metric}_c0"] == summary[metric]).all(), metric
+        assert summary[f"{metric}_c2"].notna().all() and (summary[f"{metric}_c1"] != summary[metric]).all(), metric
+    assert (summary["classifiers"] == 3).all()
+
+
 def test_every_run_has_its_metrics_and_images(tiny_workflow_run):
     runs = sorted((tiny_workflow_run / "results/runs").glob("*/*/beta~*/seed~*"))
     assert len(runs) == 4

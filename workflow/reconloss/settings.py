@@ -103,8 +103,13 @@ class Classifier:
     lr: Optional[float] = setting(None, "peak one-cycle learning rate; null: by data shape (2e-3)",
                                   exclusive_minimum=0)
     weight_decay: Optional[float] = setting(None, "AdamW weight decay; null: by data shape", minimum=0)
-    seed: int = setting(0, "seed of initialisation, shuffling and augmentation", minimum=0)
+    seed: int = setting(0, "seed of initialisation, shuffling and augmentation; classifier k trains with "
+                           "seed + k", minimum=0)
     device: str = setting("auto", DEVICE_HELP, pattern=DEVICE_PATTERN)
+    count: int = setting(3, "classifiers per dataset, differing in their seed; every FID and classifier score is "
+                            "computed under each (columns {metric}_c{k}; unsuffixed: classifier 0's, in "
+                            "results/classifier/{dataset}/; classifier k in its c~{k}/)",
+                         minimum=1)
 
 
 @dataclass

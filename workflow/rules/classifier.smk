@@ -8,7 +8,7 @@ rule classifier:
         stats="results/classifier/{dataset}/test_stats.npz",
     params:
         out_dir=subpath(output.metrics, parent=True),
-        settings=lambda w: as_json(classifier_settings(w)),
+        settings=lambda w: as_json(classifier_train_settings(w)),
     conda:
         "../../envs/reconloss.yaml"
     log:
@@ -24,3 +24,19 @@ rule classifier:
     shell:
         "python3 -m reconloss --threads {threads} classifier --data {input:q} --out-dir {params.out_dir:q}"
         " --settings {params.settings:q} > {log:q} 2>&1"
+
+
+use rule classifier as classifier_more with:
+    output:
+        model="results/classifier/{dataset}/c~{k}/model.pt",
+        metrics="results/classifier/{dataset}/c~{k}/metrics.json",
+        stats="results/classifier/{dataset}/c~{k}/test_stats.npz",
+    params:
+        out_dir=subpath(output.metrics, parent=True),
+        settings=lambda w: as_json(classifier_train_settings(w, int(w.k))),
+    log:
+        "results/logs/classifier/{dataset}/c~{k}.log",
+    benchmark:
+        "results/benchmarks/classifier/{dataset}/c~{k}.tsv"
+    wildcard_constraints:
+        k=r"[1-9][0-9]*",

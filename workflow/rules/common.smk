@@ -224,3 +224,32 @@ def pack_runtime_min(base):
         return math.ceil(base * DATASET_SCALE.get(pack.dataset, 4) * attempt * max(1.0, len(pack.runs) / 4))
 
     return runtime
+
+
+# The FID classifiers of a dataset (classifier.count): classifier 0 as before, then c~{k}/.
+from reconloss.settings import defaults as _setting_defaults
+
+
+def classifier_count(dataset):
+    """classifier.count of the dataset: how many FID classifiers it trains."""
+    return int(merged("classifier", dataset).get("count") or _setting_defaults("classifier")["count"])
+
+
+def classifier_dirs(dataset):
+    """The dataset's classifier folders, classifier 0 first: results/classifier/{dataset}, then its c~{k}/."""
+    base = f"results/classifier/{dataset}"
+    return [base] + [f"{base}/c~{k}" for k in range(1, classifier_count(dataset))]
+
+
+def pack_classifier_files(name):
+    """Input function of a pack job: file `name` of every classifier of its dataset."""
+    return lambda w: [f"{d}/{name}" for d in classifier_dirs(pack_of(w).dataset)]
+
+
+def classifier_train_settings(w, k=0):
+    """The classifier job's settings: the section without `count` (classifier 0's stay what they were
+    before there were several), and seed + k for classifier k."""
+    s = {key: v for key, v in classifier_settings(w).items() if key != "count"}
+    if k:
+        s["seed"] = int(s.get("seed") or 0) + k
+    return s

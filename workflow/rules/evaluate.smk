@@ -6,13 +6,13 @@ rule evaluate:
     input:
         data=pack_data,
         trained=PACK_MARKER.replace("{stage}", "trained"),
-        classifier=lambda w: f"results/classifier/{pack_of(w).dataset}/model.pt",
-        stats=lambda w: f"results/classifier/{pack_of(w).dataset}/test_stats.npz",
-        classifier_metrics=lambda w: f"results/classifier/{pack_of(w).dataset}/metrics.json",
+        classifier=pack_classifier_files("model.pt"),
+        stats=pack_classifier_files("test_stats.npz"),
+        classifier_metrics=pack_classifier_files("metrics.json"),
     output:
         touch(PACK_MARKER.replace("{stage}", "evaluated")),
     params:
-        classifier_dir=subpath(input.classifier, parent=True),
+        classifier_dir=lambda w: classifier_dirs(pack_of(w).dataset),
         runs=pack_runs("evaluate"),
     conda:
         "../../envs/reconloss.yaml"

@@ -56,6 +56,24 @@ def default_settings(data_shape) -> dict:
     return {**fixed, **json.loads(json.dumps(CLASSIFIER_RECIPES[key]))}
 
 
+class MaxPool2(nn.MaxPool2d):
+    """2x2 max pooling (floor mode). Without autograd it is the elementwise maximum of the four
+    strided slices: the same values, 7-15x faster on a CPU than max_pool2d's kernel, which took
+    most of a 28x28 classifier's inference time, and inference is what evaluation repeats under
+    every classifier. With autograd max_pool2d's own backward stays, so training is unchanged."""
+
+    def __init__(self):
+        super().__init__(2)
+
+    def forward(self, x):
+        if torch.is_grad_enabled() and x.requires_grad:
+            return super().forward(x)
+        h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+        x = x[..., :h, :w]
+        return torch.maximum(torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2]),
+                             torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))
+
+
 class Classifier(nn.Module):
     """body -> penultimate linear layer (the features) -> ReLU -> dropout -> logits."""
 
@@ -76,7 +94,7 @@ class Classifier(nn.Module):
                 for j in range(convs):
                     layers.append(nn.Conv2d(ch, out, 3, padding=1, bias=False))
                     if j == convs - 1:  # pool first: BN and ReLU then run at a quarter of the pixels
-                        layers.append(nn.MaxPool2d(2))
+                        layers.append(MaxPool2())
                     layers += [nn.BatchNorm2d(out), nn.ReLU()]
                     ch = out
                 h, w = h // 2, w // 2
@@ -199,7 +217,10 @@ def load_classifier(out_dir, device="cpu") -> Classifier:
 
 
 def load_feature_extractor(out_dir, device="cpu", batch_size=1000):
-    """callable(x01 float (B,C,H,W)) -> features float32 (B,F) on `device`, batched, no grad."""
+    """callable(x01 float (B,C,H,W)) -> features float32 (B,F) on `device`, batched, no grad.
+
+    Its attribute `logits` maps those features to the class logits (the head, in eval mode), so
+    the classifier score needs no second pass through the body."""
     model = load_classifier(out_dir, device)
     device = next(model.parameters()).device
 
@@ -208,7 +229,12 @@ def load_feature_extractor(out_dir, device="cpu", batch_size=1000):
         out = [model.features(x01[i:i + batch_size].to(device).float()) for i in range(0, len(x01), batch_size)]
         return torch.cat(out) if out else torch.zeros(0, model.feature.out_features, device=device)
 
+    @torch.no_grad()
+    def logits(features):
+        return model.head(features.to(device).float())
+
     extract.feature_dim = model.feature.out_features
+    extract.logits = logits
     return extract
 
 
@@ -228,6 +254,9 @@ def main(argv):
     model, info = train_classifier(data, settings)
     feats, logits = predict_features(model, data["test_x"], float(data["scale"]))
     acc = float((logits.argmax(1) == data["test_y"]).float().mean())
+    from reconloss.evaluation.scores import classifier_score
+
+    score = classifier_score(torch.log_softmax(logits.double(), 1))
     mu, sigma = feature_stats(feats)
     out = Path(args.out_dir)
     save_model(out / "model.pt", model, info, data["name"])
@@ -236,7 +265,8 @@ def main(argv):
             np.savez(fh, mu=mu, sigma=sigma, n=len(feats))
     s = info["settings"]
     metrics = {
-        "dataset": data["name"], "test_accuracy": acc, "feature_dim": int(feats.shape[1]),
+        "dataset": data["name"], "test_accuracy": acc, "test_classifier_score": score,
+        "feature_dim": int(feats.shape[1]),
         "train_seconds": info["train_seconds"], "train_cpu_seconds": info["train_cpu_seconds"],
         "epochs": int(s["epochs"]), "batch_size": int(s["batch_size"]),
         "lr": float(s["lr"]), "seed": int(s.get("seed", 0)), "device": str(device),

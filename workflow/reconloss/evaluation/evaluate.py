@@ -3,6 +3,11 @@
 What each metric means, and how it is computed, is in reconloss.evaluation.metrics. A run
 that diverged in training gets its row (status diverged, metrics null) and placeholder
 images; evaluation never fails the workflow for it.
+
+--classifier-dir takes the dataset's FID classifiers, classifier 0 first (the one whose
+values the unsuffixed FID columns keep; its metrics.json gives feature_dim and its folder
+the optional Inception statistics); every FID is also written per classifier
+(reconloss.evaluation.scores).
 """
 import argparse
 import json
@@ -18,7 +23,7 @@ from reconloss import io
 from reconloss.training import packs
 from reconloss.settings import EVAL_DEFAULTS
 from reconloss.training.device import resolve_device
-from reconloss.evaluation.metrics import METRIC_KEYS, compute_metrics
+from reconloss.evaluation.metrics import compute_metrics, metric_keys
 from reconloss.evaluation.settling import read_trends
 
 log = logging.getLogger(__name__)
@@ -45,13 +50,22 @@ def _save_grid(path, images, nrow, min_size=32):
         save_image(images.clamp(0, 1), tmp, nrow=nrow, padding=1, pad_value=0.5, format="png")
 
 
+def classifier_dirs(classifier_dir) -> list:
+    """The classifier folders as a list of Paths, classifier 0 first; one folder may be given alone."""
+    dirs = [classifier_dir] if isinstance(classifier_dir, (str, Path)) else list(classifier_dir)
+    if not dirs:
+        raise ValueError("no classifier folder given")
+    return [Path(d) for d in dirs]
+
+
 def base_row(settings, status, classifier_dir):
     from reconloss.likelihoods import LIKELIHOODS
 
+    dirs = classifier_dirs(classifier_dir)
     name = settings.get("likelihood_name")
     cls = LIKELIHOODS.get(name)
     feature_dim = None
-    cm = Path(classifier_dir) / "metrics.json"
+    cm = dirs[0] / "metrics.json"
     if cm.exists():
         feature_dim = io.read_json(cm).get("feature_dim")
     ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
@@ -63,7 +77,7 @@ def base_row(settings, status, classifier_dir):
         "valid_density": bool(getattr(cls, "valid_density", True)), "epochs": status.get("epochs_completed"),
         "train_seconds": status.get("train_seconds"), "iw_k": int(ev["iw_samples"]),
         "fid_samples": int(ev["fid_samples"]), "feature_dim": feature_dim,
-        **{k: None for k in METRIC_KEYS},
+        "classifiers": len(dirs), **{k: None for k in metric_keys(len(dirs))},
     }
 
 
@@ -117,26 +131,46 @@ def _write_outputs(run_dir, row, images, grid, n_cols):
     io.write_json(run_dir / "metrics.json", row)
 
 
-def _load_shared(data_path, classifier_dir, ev):
-    """What every run of a pack is evaluated against, loaded once: test data, classifier, statistics."""
+def load_nets(classifier_dir, data, device) -> list:
+    """The FID classifiers (reconloss.evaluation.scores.FidNet), classifier 0 first, with their cached test
+    statistics and the test set's classifier score from metrics.json (computed here, one pass over the
+    test set, for a classifier trained before metrics.json had it)."""
     from reconloss.evaluation.classifier import load_feature_extractor
+    from reconloss.evaluation.scores import fid_net
+
+    x01 = data["test_x"].float() / float(data["scale"])
+    nets = []
+    for d in classifier_dirs(classifier_dir):
+        extract = load_feature_extractor(d, device)
+        st = np.load(d / "test_stats.npz")
+        cached = io.read_json(d / "metrics.json").get("test_classifier_score") if (d / "metrics.json").exists() \
+            else None
+        nets.append(fid_net(extract, extract.logits, x01, (st["mu"], st["sigma"]), cached))
+    return nets
+
+
+def _load_shared(data_path, classifier_dir, ev):
+    """What every run of a pack is evaluated against, loaded once: test data, the mask of always-black
+    pixels, the classifiers and their statistics."""
     from reconloss.data.datasets import load_dataset
+    from reconloss.evaluation.sigma import always_black
 
     device = resolve_device(ev["device"])
-    data = load_dataset(data_path)
-    data = {k: data[k] for k in ("name", "test_x", "test_y", "scale", "classes")}
-    extractor = load_feature_extractor(classifier_dir, device)
-    st = np.load(Path(classifier_dir) / "test_stats.npz")
-    inception, inception_stats = _inception_setup(ev, data, classifier_dir, device)
-    return {"device": device, "data": data, "extractor": extractor, "test_stats": (st["mu"], st["sigma"]),
-            "inception": inception, "inception_stats": inception_stats}
+    full = load_dataset(data_path)
+    data = {k: full[k] for k in ("name", "test_x", "test_y", "scale", "classes")}
+    data["always_black"] = always_black(full["train_x"])
+    del full
+    nets = load_nets(classifier_dir, data, device)
+    inception, inception_stats = _inception_setup(ev, data, classifier_dirs(classifier_dir)[0], device)
+    return {"device": device, "data": data, "nets": nets, "inception": inception,
+            "inception_stats": inception_stats}
 
 
 def evaluate_run(data_path, run_dir, classifier_dir, settings, shared=None) -> dict:
     """Evaluate one run; write metrics.json, images.pt, reconstructions.png, samples.png; return the row.
     `shared` is what _load_shared returns, when a pack's runs are evaluated together."""
     t0 = time.perf_counter()
-    run_dir, classifier_dir = Path(run_dir), Path(classifier_dir)
+    run_dir = Path(run_dir)
     status = io.read_json(run_dir / "status.json")
     row = base_row(settings, status, classifier_dir)
     ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
@@ -157,8 +191,8 @@ def evaluate_run(data_path, run_dir, classifier_dir, settings, shared=None) -> d
     shared = shared or _load_shared(data_path, classifier_dir, ev)
     torch.manual_seed(int(settings.get("seed", 0)))
     vae, _, _ = load_trained(run_dir, shared["device"])
-    m, images, extra = compute_metrics(vae, shared["data"], settings, shared["extractor"], shared["test_stats"],
-                                       shared["inception"], shared["inception_stats"])
+    m, images, extra = compute_metrics(vae, shared["data"], settings, shared["nets"], shared["inception"],
+                                       shared["inception_stats"])
     row.update(m)
     row["eval_seconds"] = time.perf_counter() - t0
     _write_outputs(run_dir, row, images, extra["samples_grid"], 8)
@@ -180,7 +214,8 @@ def evaluate_pack(data_path, runs, classifier_dir) -> list:
 def main(argv):
     p = argparse.ArgumentParser(prog="reconloss evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="results/data/{dataset}.pt")
-    p.add_argument("--classifier-dir", required=True, help="results/classifier/{dataset}")
+    p.add_argument("--classifier-dir", required=True, nargs="+",
+                   help="results/classifier/{dataset} and the folders of its further classifiers, classifier 0 first")
     packs.add_arguments(p)
     args = p.parse_args(argv)
     runs = packs.runs_from(p, args)

@@ -43,6 +43,13 @@ on the test set):
 - loss_trend, sigma_trend: how much the training loss and log σ still moved per epoch
   over the last epochs of log.csv (reconloss.evaluation.settling); null with too few epochs.
 - outcome: ok, collapsed or diverged (reconloss.evaluation.outcome); status stays training's.
+- Under several FID classifiers (reconloss.evaluation.scores): every FID above also as
+  `{metric}_c{k}`, one per classifier k (`fid_c0 == fid`); classifier_score,
+  classifier_score_stretched, classifier_score_squeezed: the classifier score of the
+  sample sets of fid, fid_stretched and fid_squeezed, with the same suffixes;
+  data_classifier_score: the test set's.
+- sigma_always_black, sigma_other, sigma_image_p10, sigma_image_p90: where a Gaussian's
+  σ differs (reconloss.evaluation.sigma).
 
 Randomness (posterior samples, dequantization noise, prior samples) comes from
 generators seeded from the run's seed, so the numbers repeat on a CPU. A run
@@ -60,6 +67,8 @@ import torch
 
 from reconloss.evaluation.bits import bits_per_dim
 from reconloss.evaluation.levels import cb_mean_range, remap, sharpness_sum
+from reconloss.evaluation.scores import Bank, classifier_keys, fid_or_none
+from reconloss.evaluation.sigma import SigmaSpread
 from reconloss.settings import EVAL_DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -69,8 +78,15 @@ METRIC_KEYS = ["nll", "kl", "elbo", "bpd", "iw_ll", "iw_bpd", "fid", "fid_param"
                "data_black_level", "data_white_level", "recon_p01", "recon_p99", "data_p01", "data_p99",
                "mass_outside", "active_units", "sample_spread", "sigma_mean", "fid_inception",
                "fid_inception_recon", "sharpness_data", "sharpness_mean", "sharpness_param", "fid_stretched",
-               "fid_squeezed", "loss_trend", "sigma_trend"]
+               "fid_squeezed", "loss_trend", "sigma_trend", "classifier_score", "classifier_score_stretched",
+               "classifier_score_squeezed", "data_classifier_score", "sigma_always_black", "sigma_other",
+               "sigma_image_p10", "sigma_image_p90"]
 ACTIVE_THRESHOLD = 0.01
+
+
+def metric_keys(count=1) -> list:
+    """METRIC_KEYS and the per-classifier keys of `count` FID classifiers."""
+    return METRIC_KEYS + classifier_keys(count)
 WHITE = 0.99
 
 
@@ -90,8 +106,8 @@ def showcase_indices(x_uint8, y, scale, n):
     x = x_uint8.reshape(len(x_uint8), -1).cpu()
     white = (x.float() >= WHITE * scale).sum(1)
     black = (x == 0).sum(1)
-    y = y.cpu()
-    classes = sorted(set(y.tolist()))
+    y = y.cpu().tolist()  # a list: indexing a tensor element by element cost seconds on 10,000 images
+    classes = sorted(set(y))
     taken, out = set(), []
     rank = {}
     for key, score in (("white", white), ("black", black)):
@@ -119,16 +135,6 @@ def _finite_or_none(v):
     return v if math.isfinite(v) else None
 
 
-def _fid_or_none(feats, mu_ref, sigma_ref, what):
-    from reconloss.evaluation.fid import check_sample_size, feature_stats, frechet_distance
-
-    if feats is None or len(feats) < 2 or not torch.isfinite(feats).all():
-        log.warning("%s: non-finite or too few features, FID is null", what)
-        return None
-    check_sample_size(len(feats), feats.shape[1], what)
-    return _finite_or_none(frechet_distance(*feature_stats(feats), mu_ref, sigma_ref))
-
-
 def data_range_of(settings):
     """train.data_range of a run (1 where it is not set): x = k / scale * data_range."""
     return float(((settings.get("train") or {}).get("data_range")) or 1.0)
@@ -147,13 +153,14 @@ def mass_outside(lik, out, x, data_range=1.0):
 
 @dataclass
 class Run:
-    """What every pass reads: the trained VAE, the test data as trained, the settings and the FID networks."""
+    """What every pass reads: the trained VAE, the test data as trained, the settings and the FID networks
+    (nets: reconloss.evaluation.scores.FidNet, classifier 0 first). data["always_black"], where given, is
+    the mask of pixels 0 in every training image (reconloss.evaluation.sigma)."""
 
     vae: object
     data: dict
     settings: dict
-    extractor: object
-    test_stats: tuple
+    nets: list
     inception: object = None
     inception_stats: tuple = None
 
@@ -176,7 +183,8 @@ def test_pass(r):
     Returns (metrics, Inception features of the reconstructions or None)."""
     vae, lik, device, x_int, scale, rng, n, d, bs, seed = (r.vae, r.lik, r.device, r.x_int, r.scale, r.rng, r.n,
                                                            r.d, r.bs, r.seed)
-    extractor, test_stats, inception = r.extractor, r.test_stats, r.inception
+    inception, bank = r.inception, Bank(r.nets)
+    spread = SigmaSpread(r.data.get("always_black"), rng)
     m = {}
     g_post = _gen(device, seed, "posterior")
     keys = ("nll", "kl", "se_mean", "se_param", "black", "white", "param_black", "param_white", "outside",
@@ -184,7 +192,7 @@ def test_pass(r):
     sums = dict.fromkeys(keys, 0.0)
     counts = {"black": 0, "white": 0}
     sigma_sum, sigma_n, gaussian = 0.0, 0, hasattr(lik, "normal")
-    mus, recon_feats, recon_vals, inc_recon = [], [], [], []
+    mus, recon_vals, inc_recon = [], [], []
     for i in range(0, n, bs):
         xi = x_int[i:i + bs]
         x01 = xi.float() / scale
@@ -205,6 +213,7 @@ def test_pass(r):
             sums["sharp_" + key] += sharpness_sum(img)
         if gaussian:
             sums["outside"] += mass_outside(lik, out_mu, x, rng)
+        spread.add(lik, out_mu, x)
         black, white = xi == 0, x01 >= WHITE
         for key, img in (("", rec), ("param_", par)):
             sums[key + "black"] += float(img[black].double().sum())
@@ -212,7 +221,7 @@ def test_pass(r):
         counts["black"] += int(black.sum())
         counts["white"] += int(white.sum())
         mus.append(mu.double().cpu())
-        recon_feats.append(extractor(rec).float().cpu())
+        bank.add("recon", rec)
         recon_vals.append(rec.flatten().float().cpu())
         if inception is not None:
             from reconloss.evaluation.fid import inception_features
@@ -237,7 +246,8 @@ def test_pass(r):
     mus = torch.cat(mus)
     m["active_units"] = int((mus.var(dim=0, unbiased=False) > ACTIVE_THRESHOLD).sum()) if n > 1 else None
     m["sigma_mean"] = sigma_sum / sigma_n if sigma_n else None
-    m["fid_recon"] = _fid_or_none(torch.cat(recon_feats), *test_stats, "reconstruction FID")
+    m.update(spread.metrics())
+    m.update(bank.fids("fid_recon", "recon", "reconstruction FID"))
     del recon_vals
     return m, (torch.cat(inc_recon) if inception is not None else None)
 
@@ -248,17 +258,16 @@ def prior_pass(r, m):
     samples with only their levels changed (`m` holds the test pass's percentiles), and their spread.
     Returns (metrics, kept samples, Inception features of the samples or None)."""
     vae, lik, device, rng, bs, ev = r.vae, r.lik, r.device, r.rng, r.bs, r.ev
-    extractor, test_stats, inception = r.extractor, r.test_stats, r.inception
+    inception, bank = r.inception, Bank(r.nets)
     shape, seed = r.shape, r.seed
     m = dict(m)
     g_prior = _gen(device, seed, "prior")
     n_s = int(ev["fid_samples"])
     keep = max(int(ev["n_images"]), int(ev["n_sample_grid"]))
-    sample_feats, param_feats, kept, inc_samples = [], [], [], []
+    kept, inc_samples = [], []
     # Level interventions (reconloss.evaluation.levels): the same samples, only their levels changed.
     interventions = {"stretched": ((m["recon_p01"], m["recon_p99"]), (m["data_p01"], m["data_p99"])),
                      "squeezed": ((0.0, 1.0), cb_mean_range())}
-    level_feats = {key: [] for key in interventions}
     s_sum = s_sq = 0.0
     for i in range(0, n_s, bs):
         z = torch.randn((min(bs, n_s - i), vae.latent_dim), device=device, generator=g_prior)
@@ -266,23 +275,25 @@ def prior_pass(r, m):
         s = lik.mean(out) / rng
         s_sum = s_sum + s.double().sum(0)
         s_sq = s_sq + s.double().square().sum(0)
-        sample_feats.append(extractor(s).float().cpu())
-        param_feats.append(extractor(lik.param_image(out) / rng).float().cpu())
+        bank.add("sample", s, score=True)
+        bank.add("param", lik.param_image(out) / rng)
         for key, (src, dst) in interventions.items():
             changed = remap(s, src, dst)
             if changed is not None:
-                level_feats[key].append(extractor(changed).float().cpu())
+                bank.add(key, changed, score=True)
         if sum(len(t) for t in kept) < keep:
             kept.append(s.float().cpu())
         if inception is not None:
             from reconloss.evaluation.fid import inception_features
 
             inc_samples.append(inception_features(inception, s).cpu())
-    m["fid"] = _fid_or_none(torch.cat(sample_feats) if sample_feats else None, *test_stats, "sample FID")
-    m["fid_param"] = _fid_or_none(torch.cat(param_feats) if param_feats else None, *test_stats,
-                                  "parameter-image sample FID")
-    for key, feats in level_feats.items():
-        m["fid_" + key] = _fid_or_none(torch.cat(feats) if feats else None, *test_stats, f"{key} sample FID")
+    m.update(bank.fids("fid", "sample", "sample FID"))
+    m.update(bank.fids("fid_param", "param", "parameter-image sample FID"))
+    m.update(bank.scores("classifier_score", "sample"))
+    for key in interventions:
+        m.update(bank.fids("fid_" + key, key, f"{key} sample FID"))
+        m.update(bank.scores("classifier_score_" + key, key))
+    m.update(bank.data_scores())
     if n_s > 1:
         var = (s_sq - s_sum.square() / n_s) / (n_s - 1)
         m["sample_spread"] = float(var.clamp_min(0).sqrt().mean())
@@ -301,16 +312,17 @@ def showcase(r, samples):
             "mean": (r.lik.mean(out_mu) / r.rng).float().cpu(), "sample_mean": samples[:len(idx)].clone()}
 
 
-def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, inception_stats=None):
+def compute_metrics(vae, data, settings, nets, inception=None, inception_stats=None):
     """(metrics, images, extras) of a trained VAE; see the module docstring for definitions.
 
-    extractor: classifier features of images in [0,1]; test_stats: (mu, sigma) of the
-    test set's features; inception / inception_stats: the optional Inception network
-    and the test set's statistics under it.
+    nets: the dataset's FID classifiers (reconloss.evaluation.scores.FidNet: features of
+    images in [0,1], logits, the test set's statistics), classifier 0 first;
+    inception / inception_stats: the optional Inception network and the test set's
+    statistics under it.
     """
     from reconloss.evaluation.outcome import outcome
 
-    r = Run(vae, data, settings, extractor, test_stats, inception, inception_stats)
+    r = Run(vae, data, settings, list(nets), inception, inception_stats)
     m, inc_recon = test_pass(r)
     # bits per dimension of the levels (valid likelihoods only; reconloss.evaluation.bits)
     with torch.no_grad():
@@ -318,8 +330,8 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
                               _gen(r.device, r.seed, "iw"), r.rng))
     m, samples, inc_samples = prior_pass(r, m)
     if inception is not None:
-        m["fid_inception"] = _fid_or_none(inc_samples, *inception_stats, "Inception sample FID")
-        m["fid_inception_recon"] = _fid_or_none(inc_recon, *inception_stats, "Inception recon FID")
+        m["fid_inception"] = fid_or_none(inc_samples, *inception_stats, "Inception sample FID")
+        m["fid_inception_recon"] = fid_or_none(inc_recon, *inception_stats, "Inception recon FID")
     m = {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in m.items()}
     m["outcome"] = outcome({"status": "ok", **m})
     return m, showcase(r, samples), {"samples_grid": samples[:int(r.ev["n_sample_grid"])]}

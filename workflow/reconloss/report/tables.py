@@ -11,6 +11,7 @@ shows HTML inline but offers CSV only as a download).
 import argparse
 import json
 import math
+import re
 from pathlib import Path
 
 from reconloss.io import atomic_path, read_json
@@ -27,7 +28,11 @@ METRIC_COLUMNS = [
     "param_white_level", "data_black_level", "data_white_level", "recon_p01", "recon_p99", "data_p01",
     "data_p99", "mass_outside", "active_units", "sample_spread", "feature_dim", "sharpness_data",
     "sharpness_mean", "sharpness_param", "fid_stretched", "fid_squeezed", "loss_trend", "sigma_trend",
+    "classifier_score", "classifier_score_stretched", "classifier_score_squeezed", "data_classifier_score",
+    "sigma_always_black", "sigma_other", "sigma_image_p10", "sigma_image_p90", "classifiers",
 ]
+#: A metric under FID classifier k (reconloss.evaluation.scores): `{metric}_c{k}`.
+PER_CLASSIFIER = re.compile(r"^(?P<metric>.+)_c(?P<k>[0-9]+)$")
 #: In metrics.json but not in the summary: bpd, the k-sample ELBO's bits, would be a second,
 #: looser bits/dim column beside iw_bpd.
 OMITTED = {"bpd"}
@@ -62,16 +67,28 @@ def load_metrics(paths, labels=None):
     return rows
 
 
+def per_classifier_columns(keys):
+    """The `{metric}_c{k}` keys among `keys` whose metric is a summary column, metric by metric in the
+    summary's order, k ascending."""
+    order = {c: i for i, c in enumerate(KEY_COLUMNS + METRIC_COLUMNS)}
+    found = [(order[m.group("metric")], int(m.group("k")), key) for key in keys
+             if (m := PER_CLASSIFIER.match(key)) and m.group("metric") in order]
+    return [key for *_, key in sorted(found)]
+
+
 def summary_frame(rows):
-    """One row per run, KEY_COLUMNS first, then the contract's metrics, then any extra keys.
+    """One row per run, KEY_COLUMNS first, then the contract's metrics, then the metrics under each FID
+    classifier (`fid_c0`, `fid_c1`, ..., `fid_recon_c0`, ...), then any extra keys.
 
     A row without an outcome (metrics written before it existed) gets it from reconloss.evaluation.outcome."""
     import pandas as pd
 
     from reconloss.evaluation.outcome import outcome
 
-    extra = sorted({k for row in rows for k in row} - set(KEY_COLUMNS) - set(METRIC_COLUMNS) - OMITTED)
-    columns = KEY_COLUMNS + METRIC_COLUMNS + extra
+    keys = {k for row in rows for k in row}
+    per_classifier = per_classifier_columns(keys)
+    extra = sorted(keys - set(KEY_COLUMNS) - set(METRIC_COLUMNS) - set(per_classifier) - OMITTED)
+    columns = KEY_COLUMNS + METRIC_COLUMNS + per_classifier + extra
     records = [{c: row.get(c) for c in columns} for row in rows]
     for rec, row in zip(records, rows):
         if rec["outcome"] is None:
