@@ -92,3 +92,16 @@ def test_round_sig_and_parse():
     assert F.round_sig(1.7320508) == 1.7 and F.round_sig(0.0333) == 0.033 and F.round_sig(33.33) == 33.0
     assert F.parse("") == [] and F.parse(None) == [] and F.parse(float("nan")) == []
     assert F.parse('{"kind": "edge"}') == [{"kind": "edge"}] and F.parse('[{"kind": "a"}, {"kind": "b"}]')[1]["kind"] == "b"
+
+
+def test_follow_ups_in_a_configuration_are_checked_at_plan_time_field_by_field():
+    from reconloss.plan import config_check
+
+    base = {"datasets": ["mnist"], "likelihoods": []}
+    need = {"dataset": "mnist", "label": "bernoulli", "betas": [1.7], "seeds": 3, "epochs": 16, "why": "a: neighbours"}
+    assert config_check.check({**base, "claims": {"follow_ups": [need]}}) == []
+    bad = {k: v for k, v in need.items() if k not in ("seeds", "why")} | {"seed": 3, "betas": ["a"]}
+    problems = dict(config_check.check({**base, "claims": {"follow_ups": [bad]}}))
+    assert "did you mean 'seeds'" in problems["claims.follow_ups[0].seed"]
+    assert problems["claims.follow_ups[0].betas[0]"].startswith("expected a number")
+    assert problems["claims.follow_ups[0].seeds"] == problems["claims.follow_ups[0].why"] == "missing"
