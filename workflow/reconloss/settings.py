@@ -165,6 +165,19 @@ class Pack:
 
 
 @dataclass
+class FollowUp:
+    """One follow-up need: runs of one label at these β, planned from an inconclusive verdict
+    (reconloss.plan.follow_up) and written by `make claims` into results/claims/follow_up/round~N.yaml."""
+
+    dataset: str
+    label: str
+    betas: list[float]
+    seeds: int
+    epochs: int
+    why: str
+
+
+@dataclass
 class Claims:
     """claims: the runs that decide the study's claims (`snakemake claims`, reconloss.claims)."""
 
@@ -174,6 +187,13 @@ class Claims:
                                           "are judged by", minimum=0, min_items=2, unique=True)
     max_epochs: Optional[int] = setting(None, "cap on every claim run's epochs, for a cut-down run (null: each "
                                               "claim's own, up to 16)", minimum=1)
+    rounds: int = setting(2, "most follow-up rounds `make claims` runs after the first; each trains the runs that "
+                             "would decide its inconclusive verdicts (a β past a grid's edge or between two "
+                             "neighbours, more seeds, more epochs); 0: none", minimum=0)
+    follow_up_budget: int = setting(300, "most run-epochs the follow-up rounds together add per data set; a round "
+                                         "over it is refused with its cost", minimum=0)
+    follow_ups: list[FollowUp] = setting([], "the runs earlier follow-up rounds added (written by `make claims`, "
+                                             "not typed by hand)")
 
 
 #: Config section -> its definition, in the order of the configuration table.
@@ -295,6 +315,10 @@ def _json_type(tp) -> dict:
         return {"type": "string"}
     if origin is Literal:
         return {"enum": list(args)}
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return {"type": "object", "properties": {f.name: _json_type(hints[f.name]) for f in dataclasses.fields(tp)},
+                "required": [f.name for f in dataclasses.fields(tp)], "additionalProperties": False}
     if origin is list:
         return {"type": "array", "items": _json_type(args[0])}
     if origin is dict:
@@ -313,7 +337,7 @@ def _json_type(tp) -> dict:
 
 def _innermost(schema: dict) -> dict:
     """Where range keywords go: the items of an array (or of a dict's arrays), else the schema itself."""
-    while schema.get("type") in ("array", ["array", "null"]) or "additionalProperties" in schema:
+    while schema.get("type") in ("array", ["array", "null"]) or isinstance(schema.get("additionalProperties"), dict):
         schema = schema["items"] if "items" in schema else schema["additionalProperties"]
     return schema
 

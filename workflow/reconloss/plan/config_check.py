@@ -22,6 +22,7 @@ prints the effective configuration, each value with its source.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import typing
@@ -122,6 +123,9 @@ class Checker:
             for i, item in enumerate(v):
                 self.value([*path, i], item, args[0], meta)
             return
+        if dataclasses.is_dataclass(tp):
+            self.record(path, v, tp)
+            return
         if origin is dict:
             if not self.mapping(path, v):
                 return
@@ -132,6 +136,21 @@ class Checker:
                 self.value([*path, key], item, args[1], meta)
             return
         self.scalar(path, v, tp, meta)
+
+    def record(self, path, v, tp) -> None:
+        """A mapping with exactly the fields of dataclass tp, each of its type."""
+        if not self.mapping(path, v):
+            return
+        hints = typing.get_type_hints(tp)
+        names = [f.name for f in dataclasses.fields(tp)]
+        for key in v:
+            if key not in hints:
+                self.unknown_key(path, key, names)
+        for name in names:
+            if name not in v:
+                self.bad([*path, name], "missing")
+            else:
+                self.value([*path, name], v[name], hints[name], {})
 
     def scalar(self, path, v, tp, meta) -> None:
         if tp is bool:

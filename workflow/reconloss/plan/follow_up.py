@@ -1,0 +1,216 @@
+"""Follow-up runs for the verdicts that more runs would decide, planned from the verdicts themselves.
+
+A claim that comes out "inconclusive" says why in its row's `follow_up` field (reconloss.claims):
+a JSON object, or a list of them, each with a `kind` and the labels and β it concerns. Four kinds
+have a remedy that runs can supply, and each has one here:
+
+- ``edge``: the best β lies at the edge of its grid, so the optimum may lie beyond it. Remedy: one β
+  a grid step past that edge (the ratio of the two outermost β on that side), every label named.
+- ``neighbours``: two neighbouring β are within noise of each other, so the optimum lies between
+  them or on either. Remedy: the β between them, their geometric mean to two significant digits.
+- ``straddles``: an interval straddles its margin, so the noise is too large for the comparison.
+  Remedy: twice the seeds for the cells (label, β) the comparison reads; an interval from pooled
+  seed-to-seed spread narrows by about √2 and its degrees of freedom double.
+- ``unsettled``: a level is still moving. Remedy: half again as many epochs for those cells,
+  resumed from their checkpoints (a run trains to the most epochs any consumer asks for).
+
+A round's plan is a list of extra needs, ``{dataset, label, betas, seeds, epochs, why}``, the same
+shape as a claim's own needs; the planner of runs (reconloss.plan.runs) takes them from the
+configuration's ``claims.follow_ups``, so `snakemake -n claims` with a round's file shows what it
+trains. Each round costs run-epochs (new runs: seeds × epochs; more epochs: the extra epochs of
+each seed; more seeds: the new seeds × epochs), and the rounds together may not exceed
+``claims.follow_up_budget`` run-epochs per data set: a round over it is refused, with its cost.
+
+The error rate stays honest across rounds by a stated split of α: with R follow-up rounds allowed,
+a claim can be looked at R + 1 times, so every look is judged at α / (R + 1) (Bonferroni over
+looks; reconloss.claims.evidence.looks). Torch-free.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+#: The kinds of `follow_up` this planner acts on; any other kind is left for a person (and named).
+KINDS = ("edge", "neighbours", "straddles", "unsettled")
+#: More epochs for an unsettled level: this factor on its current epochs (rounded up).
+EPOCH_FACTOR = 1.5
+#: More seeds for an interval that straddles its margin: this factor on the current count.
+SEED_FACTOR = 2
+
+
+class BudgetError(ValueError):
+    """A round's plan costs more run-epochs than the follow-up budget has left."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What the runs of one (data set, label, β) are today: how many seeds, trained for how many epochs."""
+
+    seeds: int
+    epochs: int
+
+
+@dataclass
+class Round:
+    """One round's extra needs and what they cost, per data set."""
+
+    needs: list = field(default_factory=list)
+    cost: dict = field(default_factory=dict)
+    left_alone: list = field(default_factory=list)
+
+    def text(self):
+        """One line per extra need: what it adds and why."""
+        lines = [f"{n['dataset']}: {n['label']} β {', '.join(map(beta_text, n['betas']))}: {n['seeds']} seeds, "
+                 f"{n['epochs']} epochs ({n['why']})" for n in self.needs]
+        lines += [f"{d}: {c} run-epochs" for d, c in sorted(self.cost.items())]
+        lines += [f"left alone: {x}" for x in self.left_alone]
+        return "\n".join(lines) or "no follow-up runs"
+
+
+def beta_text(beta):
+    return f"{float(beta):g}"
+
+
+def round_sig(x, digits=2):
+    """x to `digits` significant digits (a β that reads well in paths and tables)."""
+    if x == 0:
+        return 0.0
+    return round(x, digits - 1 - int(math.floor(math.log10(abs(x)))))
+
+
+def parse(follow_up):
+    """The follow-up objects of one row's field: '' or None -> [], a JSON object or list -> list of dicts."""
+    if follow_up is None or (isinstance(follow_up, float) and math.isnan(follow_up)) or follow_up == "":
+        return []
+    items = json.loads(follow_up) if isinstance(follow_up, str) else follow_up
+    return [items] if isinstance(items, dict) else list(items)
+
+
+def _grid(cells, label):
+    return sorted(b for (lab, b) in cells if lab == label)
+
+
+def remedies(item, cells, claim):
+    """The extra needs {label, betas, seeds, epochs, why} that answer one follow-up item of `claim`.
+
+    cells: {(label, β): Cell} of the data set as planned so far. An item naming a label with no
+    runs, or an edge β that is not at the edge any more, gives nothing (it was answered already).
+    """
+    kind, labels = item.get("kind"), list(item.get("labels") or [])
+    why = f"{claim}: {kind}"
+    out = []
+    if kind == "edge":
+        side = item.get("side")
+        for label in labels:
+            grid = _grid(cells, label)
+            if len(grid) < 2 or side not in ("low", "high"):
+                continue
+            edge, inner = (grid[0], grid[1]) if side == "low" else (grid[-1], grid[-2])
+            beta = round_sig(edge * edge / inner)
+            base = cells[(label, edge)]
+            out.append({"label": label, "betas": [beta], "seeds": base.seeds, "epochs": base.epochs,
+                        "why": f"{why} ({side} edge β {beta_text(edge)})"})
+    elif kind == "neighbours":
+        b1, b2 = sorted(float(b) for b in item["betas"])
+        beta = round_sig(math.sqrt(b1 * b2))
+        for label in labels:
+            if (label, b1) in cells and (label, b2) in cells and (label, beta) not in cells:
+                out.append({"label": label, "betas": [beta], "seeds": max(cells[(label, b1)].seeds,
+                                                                           cells[(label, b2)].seeds),
+                            "epochs": max(cells[(label, b1)].epochs, cells[(label, b2)].epochs),
+                            "why": f"{why} (between β {beta_text(b1)} and {beta_text(b2)})"})
+    elif kind in ("straddles", "unsettled"):
+        for label in labels:
+            betas = [float(b) for b in item.get("betas") or _grid(cells, label)]
+            present = [b for b in betas if (label, b) in cells]
+            if not present:
+                continue
+            seeds = max(cells[(label, b)].seeds for b in present)
+            epochs = max(cells[(label, b)].epochs for b in present)
+            if kind == "straddles":
+                seeds *= SEED_FACTOR
+            else:
+                epochs = math.ceil(epochs * EPOCH_FACTOR)
+            out.append({"label": label, "betas": present, "seeds": seeds, "epochs": epochs, "why": why})
+    return out
+
+
+def cost(need, cells):
+    """Run-epochs a need adds to the cells as planned: new runs, new seeds and extra epochs of old ones."""
+    total = 0
+    for beta in need["betas"]:
+        old = cells.get((need["label"], float(beta)), Cell(0, 0))
+        seeds, epochs = max(old.seeds, need["seeds"]), max(old.epochs, need["epochs"])
+        total += seeds * epochs - old.seeds * old.epochs
+    return total
+
+
+def apply(needs, cells):
+    """The cells after a round's needs (the planner takes the most seeds and epochs any need asks for)."""
+    cells = dict(cells)
+    for need in needs:
+        for beta in need["betas"]:
+            key = (need["label"], float(beta))
+            old = cells.get(key, Cell(0, 0))
+            cells[key] = Cell(max(old.seeds, need["seeds"]), max(old.epochs, need["epochs"]))
+    return cells
+
+
+def plan_round(frame, cells_by_dataset, spent=None, budget=None):
+    """The next round: extra needs for every inconclusive row of `frame` whose follow_up runs can answer.
+
+    frame: the claims table (rows with dataset, claim, verdict, follow_up); cells_by_dataset:
+    {dataset: {(label, β): Cell}} as planned so far; spent: {dataset: run-epochs} of earlier rounds;
+    budget: run-epochs all rounds may add per data set (None: no limit). Raises BudgetError naming
+    the data set, the round's cost and what is left when a data set's round would exceed it.
+    """
+    spent = dict(spent or {})
+    result = Round()
+    for dataset, rows in _by_dataset(frame).items():
+        cells = cells_by_dataset.get(dataset, {})
+        needs = []
+        for row in rows:
+            if row.get("verdict") != "inconclusive":
+                continue
+            for item in parse(row.get("follow_up")):
+                if item.get("kind") not in KINDS:
+                    result.left_alone.append(f"{dataset} {row['claim']}: {item.get('kind')!r} needs a person")
+                    continue
+                needs += [{"dataset": dataset, **n} for n in remedies(item, apply(needs, cells), row["claim"])]
+        needs = _merged(needs)
+        round_cost = sum(cost(n, apply(needs[:i], cells)) for i, n in enumerate(needs))
+        if budget is not None and spent.get(dataset, 0) + round_cost > budget:
+            raise BudgetError(f"follow-up round for {dataset} costs {round_cost} run-epochs; the budget "
+                              f"claims.follow_up_budget = {budget} has {budget - spent.get(dataset, 0)} left. "
+                              f"Raise the budget or judge with the runs at hand:\n"
+                              + Round(needs, {dataset: round_cost}).text())
+        if needs:
+            result.needs += needs
+            result.cost[dataset] = round_cost
+    return result
+
+
+def _by_dataset(frame):
+    rows = frame.to_dict("records") if hasattr(frame, "to_dict") else list(frame)
+    out = {}
+    for row in rows:
+        out.setdefault(row["dataset"], []).append(row)
+    return out
+
+
+def _merged(needs):
+    """One need per (data set, label, β): the most seeds and epochs asked for, every reason kept."""
+    merged = {}
+    for n in needs:
+        for beta in n["betas"]:
+            key = (n["dataset"], n["label"], float(beta))
+            if key in merged:
+                m = merged[key]
+                m["seeds"], m["epochs"] = max(m["seeds"], n["seeds"]), max(m["epochs"], n["epochs"])
+                if n["why"] not in m["why"]:
+                    m["why"] += "; " + n["why"]
+            else:
+                merged[key] = {**n, "betas": [float(beta)]}
+    return list(merged.values())
