@@ -10,7 +10,7 @@ own outcome, named and not counted.
 
 from reconloss.claims import followup
 from reconloss.claims.claim import EVENT_SEEDS, STABILITY_EPOCHS, Claim, Need
-from reconloss.claims.evidence import EVENT_ALPHA, more_events, rate_upper
+from reconloss.claims.evidence import EVENT_ALPHA, alpha, confidence_text, more_events, rate_upper
 from reconloss.claims.runs import betas, describe, missing, not_tested, of
 
 BETA, NEGLIGIBLE = "beta", "beta_eps1e-9"
@@ -30,8 +30,8 @@ def needs_trick(df, specs):
     upper = rate_upper(k_n, n_n)
     numbers = (f"diverged: eps 1e-9 {k_n} of {n_n}, eps 1e-3 {k_u} of {n_u} (one-sided Fisher p = {p:.2g}); "
                f"collapsed (not counted): {c_n} and {c_u}; eps 1e-9's divergence rate at most {upper:.2f} "
-               f"(one-sided 95 % Clopper–Pearson)")
-    if p < EVENT_ALPHA:
+               f"(one-sided {confidence_text()} Clopper–Pearson)")
+    if p < alpha(EVENT_ALPHA):
         verdict, reason = "holds", "without the trick the Beta diverges clearly more often than with it"
     elif upper < 0.5:
         verdict, reason = "does not hold", "without the trick it diverges in clearly fewer than half of its runs"

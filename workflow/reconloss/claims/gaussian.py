@@ -21,6 +21,8 @@ from reconloss.claims.claim import (
 )
 from reconloss.claims.evidence import (
     EVENT_ALPHA,
+    alpha,
+    confidence_text,
     FID_MARGIN,
     PAIRED_MARGIN,
     SIGMA_SETTLED,
@@ -214,9 +216,10 @@ def optimal_pixel_unstable(df, specs):
     p = more_events(k_p, n_p, k_i, n_i)
     upper = rate_upper(k_p, n_p)
     numbers = (f"{t_p}; {t_i}; one-sided Fisher p = {p:.2g}; {PIXEL}'s divergence rate at most {upper:.2f} "
-               f"(one-sided 95 % Clopper–Pearson)")
-    if p < EVENT_ALPHA:
-        verdict, reason = "holds", f"the per-pixel σ diverges clearly more often than the per-image σ (p < {EVENT_ALPHA:g})"
+               f"(one-sided {confidence_text()} Clopper–Pearson)")
+    if p < alpha(EVENT_ALPHA):
+        verdict, reason = "holds", ("the per-pixel σ diverges clearly more often than the per-image σ "
+                                    f"(p < {alpha(EVENT_ALPHA):.3g})")
     elif upper < 0.5:
         verdict, reason = "does not hold", "the per-pixel σ diverges in clearly fewer than half of its runs"
     else:
@@ -234,7 +237,8 @@ def optimal_image_stable(df, specs):
     if diverged:
         verdict, reason = "does not hold", f"{diverged} run(s) diverged"
     elif n >= 6:
-        verdict, reason = "holds", f"none of {n} runs diverged (rate at most {rate_upper(0, n):.2f}, one-sided 95 %)"
+        verdict, reason = "holds", (f"none of {n} runs diverged (rate at most {rate_upper(0, n):.2f}, one-sided "
+                                    f"{confidence_text()})")
     else:
         verdict, reason = "inconclusive", f"{n} runs are too few to call it stable (≥ 6)"
     follow = followup.straddles("divergence rate of the per-image σ", [IMAGE], betas(df, IMAGE)) \
@@ -323,7 +327,8 @@ CLAIMS = [
           "divergence", (Need(RANGE255, (1.0,), PAIRED_EPOCHS), Need(FIXED, (1.0,), PAIRED_EPOCHS)),
           range255_tiny_sigma),
     Claim("optimal_pixel_unstable",
-          "σ at its per-pixel optimum (the loss Σ log|x − μ|) tends to diverge, even with a lower bound on σ.",
+          "Training with σ at its per-pixel optimum (the loss Σ log|x − μ|) runs off to a non-finite loss, a floor "
+          "under σ notwithstanding.",
           "diverged runs (a non-finite loss) of the per-pixel optimal σ (with its default floor) against the "
           "per-image optimal σ; collapses named, not counted",
           f"one-sided Fisher exact test, p < {EVENT_ALPHA:g}: holds; its divergence rate's one-sided 95 % upper "
