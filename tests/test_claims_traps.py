@@ -285,21 +285,91 @@ def test_follow_up_kinds():
                                                  "labels": [CB], "betas": list(SWEEP)}
 
 
-def test_sharpness_advantage_gone_in_expected_values():
-    def rows(mean_ratio_of_beta, jitter=0.01):
-        out = []
-        for b in (0.3, 1.0, 3.0):
-            for s in SEEDS:
-                out.append(row(BERN, b, s, sharpness_mean=0.03 * noisy(s, jitter), sharpness_param=0.03))
-                out.append(row(CB, b, s, sharpness_mean=0.03 * mean_ratio_of_beta(b) * noisy(s, jitter),
-                               sharpness_param=0.06 * noisy(s, jitter)))
-        return out
+def sharpness_rows(at_best, elsewhere, jitter=0.01):
+    """Bernoulli best at β 1, CB at β 3; CB's E[x] gradient energy is `at_best` × Bernoulli's at CB's best β and
+    `elsewhere` × at the other β; CB's λ images 2× Bernoulli's."""
+    out = []
+    for b in SWEEP:
+        for s in SEEDS:
+            out.append(row(BERN, b, s, fid=u_shape(1.0, 100)(b) * noisy(s, 0.02), sharpness_mean=0.03 * noisy(s, jitter),
+                           sharpness_param=0.03 * noisy(s, jitter)))
+            ratio = at_best if b == 3.0 else elsewhere
+            out.append(row(CB, b, s, fid=u_shape(3.0, 100)(b) * noisy(s, 0.02),
+                           sharpness_mean=0.03 * ratio * noisy(s, jitter), sharpness_param=0.06 * noisy(s, jitter)))
+    return out
 
-    assert judged(rows(lambda b: 0.9), "cb_sharpness_gone_in_mean")["verdict"] == "holds"
-    # sharper in E[x] at one β only: an average over β (0.9, 0.9, 1.6) would call it gone
-    assert judged(rows(lambda b: 1.6 if b == 3.0 else 0.9), "cb_sharpness_gone_in_mean")["verdict"] == \
-        "does not hold"
-    assert judged(rows(lambda b: 1.1, jitter=0.1), "cb_sharpness_gone_in_mean")["verdict"] == "inconclusive"
+
+def test_sharpness_in_expected_values_at_each_ones_best_beta():
+    """The post compares the images each likelihood gives at its best; at one nominal β the two sit at different
+    trade-offs. Sharper at CB's best β only: an average over β (×0.9 at four β) would call the advantage gone."""
+    got = judged(sharpness_rows(0.9, 0.9), "cb_mean_not_sharper")
+    assert got["verdict"] == "holds"
+    assert "CB λ image / Bernoulli ×2" in got["numbers"]  # what the parameter images showed, beside the verdict
+    assert judged(sharpness_rows(1.6, 0.9), "cb_mean_not_sharper")["verdict"] == "does not hold"
+    # ×1.6 at every other nominal β does not matter: those are not the images one would show
+    assert judged(sharpness_rows(0.9, 1.6), "cb_mean_not_sharper")["verdict"] == "holds"
+    assert judged(sharpness_rows(1.1, 1.1, jitter=0.1), "cb_mean_not_sharper")["verdict"] == "inconclusive"
+
+
+# ---- an honest error rate over follow-up rounds: α split over the looks ---------------------------------------
+
+
+def looked(rows, claim, looks):
+    return claims.claims_frame(fake_summary(rows), only=[claim], looks=looks).set_index("claim").loc[claim]
+
+
+def test_a_direction_decided_at_one_look_waits_at_three():
+    """CB's best log FID 2.3 standard errors below Bernoulli's (s = 0.05 in every cell, 10 cells, df 20): the
+    one-sided p lies between α/2/3 and α/2, so a 95 % interval excludes ×1 and a 98.3 % one does not."""
+    from scipy.stats import t
+
+    se, df = 0.05 * math.sqrt(2 / 3), 20
+    p = t.sf(2.3, df)
+    assert 0.05 / 2 / 3 < p < 0.05 / 2
+    rows = sweep(BERN, u_shape(1.0, 100), jitter=0.05) + sweep(CB, u_shape(3.0, 100 * math.exp(-2.3 * se)),
+                                                               jitter=0.05)
+    assert looked(rows, "cb_best_fid_slightly_better", 1)["verdict"] == "holds"
+    three = looked(rows, "cb_best_fid_slightly_better", 3)
+    assert three["verdict"] == "inconclusive" and "3 looks" in three["rule"]
+
+
+def test_an_equivalence_decided_at_one_look_waits_at_three():
+    """Equal best FIDs, s = 0.05: the margin log 1.10 is 2.33 standard errors away, TOST p = 0.015, inside ±margin
+    at 95 % but not at 98.3 %."""
+    from scipy.stats import t
+
+    se = 0.05 * math.sqrt(2 / 3)
+    p = t.sf(FID_MARGIN / se, 20)
+    assert 0.05 / 2 / 3 < p < 0.05 / 2
+    rows = sweep(BERN, u_shape(1.0, 100), jitter=0.05) + sweep(CB, u_shape(3.0, 100), jitter=0.05)
+    assert looked(rows, "best_fid_similar", 1)["verdict"] == "holds"
+    assert looked(rows, "best_fid_similar", 3)["verdict"] == "inconclusive"
+
+
+def test_an_event_decided_at_one_look_waits_at_three():
+    """4 of 5 float32 runs diverged against 0 of 5: Fisher's one-sided p = C(5,4)/C(10,4) = 5/210 = 0.024, below
+    0.05 but not below 0.05/3."""
+    naive = "continuous_bernoulli_naive_noclamp"
+    rows = [row(naive, 1.0, s, outcome="diverged" if s < 4 else "ok") for s in range(5)]
+    rows += [row(CB, 1.0, s) for s in range(5)]
+    assert looked(rows, "cb_float32_diverges", 1)["verdict"] == "holds"
+    assert looked(rows, "cb_float32_diverges", 3)["verdict"] == "inconclusive"
+
+
+def test_the_rule_states_the_split_and_bad_looks_are_refused():
+    from reconloss.claims import evidence
+
+    assert claims.VERDICT_RULE == evidence.verdict_rule(1) and "looked at" not in claims.VERDICT_RULE
+    assert "divided by 3" in evidence.verdict_rule(3)
+    frame = claims.claims_frame(fake_summary([row(CB, 1.0, 0)]), only=["cb_over_sharpening"], looks=3)
+    assert frame.attrs["verdict_rule"] == evidence.verdict_rule(3)
+    with evidence.looks(4):
+        assert evidence.alpha() == pytest.approx(0.0125)
+        assert holm([0.012]) == [True] and holm([0.013]) == [False]  # α 0.05 / 4 looks
+        assert holm([0.006, 0.2]) == [True, False] and holm([0.007, 0.2]) == [False, False]  # and / 2 p-values
+    assert evidence.alpha() == pytest.approx(0.05)  # the split ends with its context
+    with pytest.raises(ValueError, match="looks"):
+        claims.claims_frame(fake_summary([row(CB, 1.0, 0)]), looks=0)
 
 
 def test_interval_p_values_need_a_spread():

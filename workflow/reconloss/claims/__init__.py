@@ -3,7 +3,8 @@
 A claim (reconloss.claims.claim.Claim) is one object: the study's sentence, the
 runs that decide it, the quantity, the rule and the figure. The claims live by
 topic: cb (what CB's images show, its range, float32), fid (Bernoulli against CB
-over β), gaussian (fixed, learned and optimal σ), beta. Their statistics have one
+over β), gaussian (fixed, learned and optimal σ), beta, choice (which likelihood
+to choose), scores (what image measures see), sigma (σ beyond fixed and learned). Their statistics have one
 home, reconloss.claims.evidence; the runs they need, reconloss.plan.runs.
 
 A verdict is "holds" or "does not hold" only when the evidence decides: the rule
@@ -28,10 +29,10 @@ A summary with two rows of one (dataset, label, β, seed) is refused with an err
 runs with a non-finite value a claim reads are named in that claim's `runs`.
 """
 
-from reconloss.claims import beta, cb, choice, fid, followup, gaussian, scores, sigma
+from reconloss.claims import beta, cb, choice, evidence, fid, followup, gaussian, scores, sigma
 from reconloss.claims.claim import selected
 from reconloss.claims.inventory import ANALYTIC, INVENTORY, RUNS, UNTESTABLE
-from reconloss.claims.evidence import VERDICT_RULE, VERDICTS  # noqa: F401  (the rule is part of the contract)
+from reconloss.claims.evidence import VERDICT_RULE, VERDICTS, verdict_rule  # noqa: F401  (the rule is the contract)
 
 #: Every claim, in the order of claims.md.
 CLAIMS = [*cb.CLAIMS, *fid.CLAIMS, *gaussian.CLAIMS, *beta.CLAIMS, *choice.CLAIMS, *scores.CLAIMS, *sigma.CLAIMS]
@@ -104,9 +105,16 @@ def inventory_rows():
     return rows
 
 
-def claims_frame(summary, specs=None, only=None):
+def claims_frame(summary, specs=None, only=None, looks=1):
     """One row per (dataset, claim) and per inventory entry no claim judges (reconloss.claims.inventory), in the
-    summary's dataset order; `only`: claim or inventory ids (None: all)."""
+    summary's dataset order; `only`: claim or inventory ids (None: all); `looks`: how many times the claims are
+    judged (1 + the follow-up rounds that may run): every α is split over them (evidence.looks), and each row's
+    rule says so."""
+    with evidence.looks(looks):
+        return _frame(summary, specs, only, looks)
+
+
+def _frame(summary, specs, only, looks):
     import pandas as pd
 
     from reconloss.claims.runs import NONFINITE, duplicated_runs, nonfinite_text
@@ -131,8 +139,10 @@ def claims_frame(summary, specs=None, only=None):
     for dataset in dict.fromkeys(summary["dataset"]):
         df = summary[summary["dataset"] == dataset]
         for claim in selected(CLAIMS, only):
+            rule = claim.rule if looks == 1 else (f"{claim.rule} (every α split over {looks} looks, Bonferroni: "
+                                                  f"tests at α {evidence.alpha():.3g})")
             row = {"dataset": dataset, "claim": claim.id, "statement": claim.statement, "needs": claim.needs_text(),
-                   "quantity": claim.quantity, "rule": claim.rule, "numbers": "", "runs": "", "reason": "",
+                   "quantity": claim.quantity, "rule": rule, "numbers": "", "runs": "", "reason": "",
                    "figure": claim.figure, "follow_up": "", "classifiers": "", "section": _sections(claim.id)}
             found = set()
             token = NONFINITE.set(found)
@@ -148,4 +158,6 @@ def claims_frame(summary, specs=None, only=None):
         for _, fields in extra:
             assert fields["verdict"] in VERDICTS, fields
             rows.append({"dataset": dataset, "follow_up": "", "classifiers": "", **fields})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame.attrs["verdict_rule"] = evidence.verdict_rule(looks)  # the rule these verdicts followed, split stated
+    return frame

@@ -8,39 +8,18 @@ reach p < 0.05. The quantity is divergence (a non-finite loss); a collapse is it
 own outcome, named and not counted.
 """
 
-from reconloss.claims import followup
 from reconloss.claims.claim import EVENT_SEEDS, STABILITY_EPOCHS, Claim, Need
-from reconloss.claims.evidence import EVENT_ALPHA, more_events, rate_upper
-from reconloss.claims.runs import betas, describe, missing, not_tested, of
+from reconloss.claims.evidence import EVENT_ALPHA
+from reconloss.claims.runs import diverges_more
 
 BETA, NEGLIGIBLE = "beta", "beta_eps1e-9"
 
 
-def _counts(df, label):
-    runs = of(df, label)
-    return int((runs["outcome"] == "diverged").sum()), int((runs["outcome"] == "collapsed").sum()), len(runs)
-
-
 def needs_trick(df, specs):
-    lacking = missing(df, [BETA, NEGLIGIBLE])
-    if lacking:
-        return not_tested(lacking)
-    (k_n, c_n, n_n), (k_u, c_u, n_u) = _counts(df, NEGLIGIBLE), _counts(df, BETA)
-    p = more_events(k_n, n_n, k_u, n_u)
-    upper = rate_upper(k_n, n_n)
-    numbers = (f"diverged: eps 1e-9 {k_n} of {n_n}, eps 1e-3 {k_u} of {n_u} (one-sided Fisher p = {p:.2g}); "
-               f"collapsed (not counted): {c_n} and {c_u}; eps 1e-9's divergence rate at most {upper:.2f} "
-               f"(one-sided 95 % Clopper–Pearson)")
-    if p < EVENT_ALPHA:
-        verdict, reason = "holds", "without the trick the Beta diverges clearly more often than with it"
-    elif upper < 0.5:
-        verdict, reason = "does not hold", "without the trick it diverges in clearly fewer than half of its runs"
-    else:
-        verdict, reason = "inconclusive", "too few runs to tell the divergence rates apart"
-    follow = followup.straddles("divergence rate, eps 1e-9 against eps 1e-3", [NEGLIGIBLE, BETA],
-                                betas(df, NEGLIGIBLE)) if verdict == "inconclusive" else ""
-    return {"numbers": numbers, "runs": describe(df, [BETA, NEGLIGIBLE]), "verdict": verdict, "reason": reason,
-            "follow_up": follow}
+    return diverges_more(df, NEGLIGIBLE, BETA, "divergence rate, eps 1e-9 against eps 1e-3", {
+        "holds": "without the trick the Beta diverges clearly more often than with it",
+        "does not hold": "without the trick it diverges in clearly fewer than half of its runs",
+        "inconclusive": "too few runs to tell the divergence rates apart"})
 
 
 CLAIMS = [

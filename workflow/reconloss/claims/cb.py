@@ -22,9 +22,8 @@ from reconloss.claims.claim import (
 from reconloss.claims.evidence import (
     EVENT_ALPHA,
     FID_MARGIN,
-    Spread,
+    alpha,
     cell_intervals,
-    difference,
     holm,
     more_events,
     per_beta,
@@ -64,10 +63,6 @@ def bernoulli_mass(lam):
 
 def _sweep(label):
     return Need(label, BETA_SWEEP, SWEEP_EPOCHS)
-
-
-#: A sharpness advantage smaller than a tenth of the gradient energy is not one a reader sees.
-SHARP_MARGIN = math.log(1.10)
 
 
 def _ivs_text(ivs, name, ratio=False):
@@ -167,36 +162,6 @@ def over_sharpening(df, specs):
             "runs": describe(df, [CB]), "verdict": verdict, "reason": reason, "follow_up": follow}
 
 
-def sharpness_in_mean(df, specs):
-    lacking = missing(df, [CB, BERNOULLI])
-    if lacking:
-        return not_tested(lacking)
-
-    def against(cb_column, bern_column):
-        a = cells(df, CB, lambda r: log(r[cb_column]), cb_column)
-        b = cells(df, BERNOULLI, lambda r: log(r[bern_column]), bern_column)
-        spread = Spread.pooled([*a.values(), *b.values()])
-        out = {beta: difference(a[beta], b[beta], spread) for beta in sorted(set(a) & set(b))}
-        return {beta: iv for beta, iv in out.items() if iv is not None}
-
-    mean, param = against("sharpness_mean", "sharpness_mean"), against("sharpness_param", "sharpness_mean")
-    if not mean:
-        return no_spread(df, [CB, BERNOULLI], "no β with a seed-to-seed spread on both")
-    # gone: CB's E[x] clearly not sharper than Bernoulli's by more than SHARP_MARGIN, at every β
-    result = per_beta({b: ([iv.p_below(SHARP_MARGIN)], iv.p_above(SHARP_MARGIN)) for b, iv in mean.items()})
-    verdict, follow = _decided(result, [CB, BERNOULLI], "CB's E[x] sharpness against Bernoulli's")
-    reason = f"{result.text()}: " + {
-        "holds": f"at every β CB's expected values are clearly not sharper than Bernoulli's by ×{math.exp(SHARP_MARGIN):.2f}",
-        "does not hold": f"at some β CB's expected values are clearly sharper than Bernoulli's by more than "
-                         f"×{math.exp(SHARP_MARGIN):.2f}"}.get(verdict, "some β undecided")
-    moving, moving_fu = _moving(df, [CB, BERNOULLI])
-    if moving:
-        verdict, reason, follow = "inconclusive", moving, moving_fu
-    return {"numbers": f"{_ivs_text(mean, 'CB E[x] / Bernoulli gradient energy', ratio=True)}; "
-                       f"{_ivs_text(param, 'CB λ image / Bernoulli', ratio=True)} (what the parameters show)",
-            "runs": describe(df, [CB, BERNOULLI]), "verdict": verdict, "reason": reason, "follow_up": follow}
-
-
 def float32_divergence(df, specs):
     lacking = missing(df, [NAIVE, CB])
     if lacking:
@@ -209,8 +174,8 @@ def float32_divergence(df, specs):
     numbers = (f"{NAIVE} diverged in {k_a} of {n_a} runs"
                + (f" (epoch {int(where.min())}–{int(where.max())})" if len(where) else "")
                + f", {CB} in {k_b} of {n_b}; one-sided Fisher p = {p:.2g}; " + _float32_edge())
-    if p < EVENT_ALPHA:
-        verdict, reason = "holds", f"the float32 form diverges clearly more often (p < {EVENT_ALPHA:g})"
+    if p < alpha(EVENT_ALPHA):
+        verdict, reason = "holds", f"the float32 form diverges clearly more often (p < {alpha(EVENT_ALPHA):.3g})"
     elif n_a >= 3 and k_a / n_a <= k_b / n_b:
         verdict, reason = "does not hold", "the float32 form diverges no more often than the stable one"
     else:
@@ -288,14 +253,6 @@ CLAIMS = [
           "per β (Holm over both ends and every β): both differences clearly > 0 at every β: holds; either clearly "
           "< 0 at some β: does not hold; else inconclusive",
           "cb_image", (_sweep(CB),), param_vs_mean),
-    Claim("cb_sharpness_gone_in_mean",
-          "Shown as expected values, CB's reconstructions have no sharpness advantage over Bernoulli's.",
-          "gradient energy (mean squared neighbour difference) of CB's expected-value reconstructions over "
-          "Bernoulli's at each β (CB's λ images over Bernoulli's shown beside it)",
-          f"per β (Holm): CB / Bernoulli clearly below ×{math.exp(SHARP_MARGIN):.2f} at every β (a tenth more "
-          "gradient energy is the smallest advantage counted as one): holds; clearly above it at some β: does "
-          "not hold; a level still moving: inconclusive",
-          "cb_image", (_sweep(CB), _sweep(BERNOULLI)), sharpness_in_mean),
     Claim("cb_mean_bounds",
           "CB's expected values cannot reach 0 or 1 (λ = 0.9999 gives a mean of 0.8915), so CB reconstructions "
           "are grey where the data is white.",

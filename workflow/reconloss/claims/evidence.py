@@ -21,8 +21,9 @@ One home for the statistics every claim uses, so the rule is written and tested 
   (per_beta): it holds when it holds at every β, Holm-corrected over the β (and the
   sub-tests at each); it does not hold when the opposite is clear at some β (Holm);
   otherwise it is inconclusive. Opposite effects at different β never average away.
-- **Classifiers.** A FID is computed under several classifiers (`{metric}_c{k}`); a FID
-  verdict is the same under every one of them, else inconclusive (classifier_views).
+- **Classifiers.** A FID (and the classifier score) is computed under several classifiers
+  (`{metric}_c{k}`); its verdict is the same under every one of them, else inconclusive
+  (classifier_views, claim.every_classifier).
 - **Settled.** A verdict about a level (FID, a learned σ) needs the level to have
   stopped moving: |trend| over the last epochs (reconloss.evaluation.settling) within
   LOSS_SETTLED or SIGMA_SETTLED per epoch. Unknown (too few epochs) is not settled.
@@ -31,14 +32,23 @@ One home for the statistics every claim uses, so the rule is written and tested 
   non-finite loss); a collapse is its own outcome, named, never counted as instability.
 - **Evidence kinds.** A claim's own quantity decides its verdict; counts of broken runs
   are reported beside it and never override it.
+- **Looks.** A follow-up round re-judges the claims on more runs, so a claim may be looked at
+  k = rounds + 1 times; any one look could decide by chance. Every α the rules use (the
+  intervals' confidence, Holm's α, Fisher's α, the equivalence tests) is divided by k
+  (Bonferroni over looks, `looks(k)`, set by claims_frame), so the chance of a wrong
+  "holds" or "does not hold" over all looks stays at most 1 − CONFIDENCE.
 
 Torch-free: scipy for the t, Fisher and Clopper–Pearson computations, imported when used.
 """
 
+import contextvars
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-VERDICTS = ("holds", "does not hold", "inconclusive", "not tested")
+#: "not testable here": an inventory entry nothing here can decide (reconloss.claims.inventory names what is
+#: missing).
+VERDICTS = ("holds", "does not hold", "inconclusive", "not tested", "not testable here")
 CONFIDENCE = 0.95
 #: "Similar" FIDs: within a factor 1.10. Two FID networks trained with different seeds alone moved the
 #: same MNIST runs' FIDs by ×1.01–1.22 (issue 27), and the study reads its FIDs on one network per data set:
@@ -58,24 +68,60 @@ TRACK_TOLERANCE = 1.25
 #: Significance of the event tests.
 EVENT_ALPHA = 0.05
 
-VERDICT_RULE = (
-    f"Every number is over seeds (mean ± std, n). The seed-to-seed spread s is pooled over the cells "
-    f"(likelihood, β) a claim uses. Differences get a {CONFIDENCE:.0%} Student-t interval from it, Bonferroni-"
-    f"corrected over the comparisons one verdict rests on. A direction holds when its interval excludes 0. "
-    f"\"Similar\" is an equivalence test against a stated margin (FID within ×{math.exp(FID_MARGIN):.2f}, an exact "
-    f"identity's KL and MSE within ×{math.exp(PAIRED_MARGIN):.2f}, a learned σ within ×{TRACK_TOLERANCE:g} of √MSE), "
-    f"never against the seeds' noise: similar when the interval lies inside ±margin, different when wholly outside, "
-    f"else inconclusive. A claim that should hold at each β is decided per β: it holds when it holds at every β "
-    f"(Holm-corrected), does not hold when the opposite is clear at some β (Holm), else inconclusive (\"k of n β\"). "
-    f"A FID verdict must be the same under every FID classifier, else inconclusive. "
-    f"A verdict about a level needs it settled (training loss moving < {LOSS_SETTLED:.0%}, log σ < "
-    f"{SIGMA_SETTLED:g} per epoch over the last 3 epochs); a best β at the edge of its grid is inconclusive. "
-    f"Diverged and collapsed runs are left out of levels and named; instability means divergence (a non-finite "
-    f"loss); a collapse is its own outcome, named and never counted as instability; events are tested with Fisher's "
-    f"exact test (p < {EVENT_ALPHA:g}). A claim's own quantity decides: counts of broken runs add evidence but "
-    f"never override it. One row per run: a repeated (dataset, label, β, seed) is an error; non-finite values are "
-    f"named. `not tested`: the runs named are missing."
-)
+#: How many times a claim is looked at (the first judgement and each follow-up round): every α is divided by it.
+LOOKS = contextvars.ContextVar("looks", default=1)
+
+
+@contextmanager
+def looks(k):
+    """Judge under a Bonferroni split of α over k looks (k = follow-up rounds + 1): within it, alpha() is α/k."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"looks: the number of looks at a claim is an integer ≥ 1, got {k!r}")
+    token = LOOKS.set(k)
+    try:
+        yield k
+    finally:
+        LOOKS.reset(token)
+
+
+def alpha(base=1 - CONFIDENCE):
+    """The level of one test now: base split over the looks in force (base / k)."""
+    return base / LOOKS.get()
+
+
+def confidence_text():
+    """The confidence of one interval now, as '95 %' (or '98.3 %' over three looks)."""
+    return f"{100 * (1 - alpha()):.3g} %"
+
+
+def verdict_rule(k=None):
+    """The rule every verdict follows, in words; with k > 1 looks (default: those in force) it states the split."""
+    k = LOOKS.get() if k is None else k
+    split = (f" The claims are looked at {k} times (once, then after each follow-up round): every α above is "
+             f"divided by {k} (Bonferroni over looks; intervals at {1 - (1 - CONFIDENCE) / k:.2%}, tests at "
+             f"α = {(1 - CONFIDENCE) / k:.3g}), so that a verdict reached at any look keeps its error rate."
+             if k > 1 else "")
+    return (
+        f"Every number is over seeds (mean ± std, n). The seed-to-seed spread s is pooled over the cells "
+        f"(likelihood, β) a claim uses. Differences get a {CONFIDENCE:.0%} Student-t interval from it, Bonferroni-"
+        f"corrected over the comparisons one verdict rests on. A direction holds when its interval excludes 0. "
+        f"\"Similar\" is an equivalence test against a stated margin (FID within ×{math.exp(FID_MARGIN):.2f}, an exact "
+        f"identity's KL and MSE within ×{math.exp(PAIRED_MARGIN):.2f}, a learned σ within ×{TRACK_TOLERANCE:g} of √MSE), "
+        f"never against the seeds' noise: similar when the interval lies inside ±margin, different when wholly outside, "
+        f"else inconclusive. A claim that should hold at each β is decided per β: it holds when it holds at every β "
+        f"(Holm-corrected), does not hold when the opposite is clear at some β (Holm), else inconclusive (\"k of n β\"). "
+        f"A FID verdict must be the same under every FID classifier, else inconclusive. "
+        f"A verdict about a level needs it settled (training loss moving < {LOSS_SETTLED:.0%}, log σ < "
+        f"{SIGMA_SETTLED:g} per epoch over the last 3 epochs); a best β at the edge of its grid is inconclusive. "
+        f"Diverged and collapsed runs are left out of levels and named; instability means divergence (a non-finite "
+        f"loss); a collapse is its own outcome, named and never counted as instability; events are tested with Fisher's "
+        f"exact test (p < {EVENT_ALPHA:g}). A claim's own quantity decides: counts of broken runs add evidence but "
+        f"never override it. One row per run: a repeated (dataset, label, β, seed) is an error; non-finite values are "
+        f"named. `not tested`: the runs named are missing." + split)
+
+
+#: The rule at one look (report.claims_table prints it; with follow-up rounds use verdict_rule(k)).
+VERDICT_RULE = verdict_rule(1)
 
 
 @dataclass
@@ -182,10 +228,11 @@ class Interval:
 
 
 def t_quantile(comparisons, df):
-    """The two-sided Student-t quantile at CONFIDENCE, Bonferroni-corrected for `comparisons`."""
+    """The two-sided Student-t quantile at CONFIDENCE split over the looks (alpha()), Bonferroni-corrected for
+    `comparisons`."""
     from scipy.stats import t
 
-    return float(t.ppf(1 - (1 - CONFIDENCE) / (2 * max(1, comparisons)), df))
+    return float(t.ppf(1 - alpha() / (2 * max(1, comparisons)), df))
 
 
 def _interval(estimate, se, spread, comparisons):
@@ -226,45 +273,65 @@ def unsettled(trends, limit):
     return None
 
 
-def holm(pvalues, alpha=1 - CONFIDENCE):
-    """Holm's step-down procedure: which of the p-values are rejected at family-wise level alpha (in order).
-    A nan p is never rejected and counts as one of the family."""
-    order = sorted(range(len(pvalues)), key=lambda i: (math.isnan(pvalues[i]), pvalues[i]))
-    rejected = [False] * len(pvalues)
-    for rank, i in enumerate(order):
-        p = pvalues[i]
-        if math.isnan(p) or p >= alpha / (len(pvalues) - rank):
+def holm(pvalues, level=None):
+    """Holm's step-down procedure: which of the p-values are rejected at family-wise level `level` (default
+    alpha(): 1 − CONFIDENCE split over the looks), in order. A p-value that is None or nan is never rejected and
+    counts as one of the family."""
+    level = alpha() if level is None else level
+    ps = [math.inf if p is None or math.isnan(p) else float(p) for p in pvalues]
+    rejected = [False] * len(ps)
+    for rank, i in enumerate(sorted(range(len(ps)), key=lambda j: ps[j])):
+        if ps[i] > level / (len(ps) - rank):
             break
         rejected[i] = True
     return rejected
 
 
+def key_text(key):
+    """'β 0.3', or 'label β 0.3' for a (label, β) cell."""
+    return f"{key[0]} β {key[1]:g}" if isinstance(key, tuple) else f"β {key:g}"
+
+
 @dataclass(frozen=True)
 class PerBeta:
-    """A per-β decision: at each β the p-values for the claim (all must reject) and for its opposite (any)."""
+    """A per-β decision: the β (or (label, β) cells) where the claim holds, where its opposite is clear, all."""
 
     verdict: str
-    held: tuple  # the β where the claim holds (its tests rejected, Holm over all β)
-    opposite: tuple  # the β where the opposite is clear (Holm)
+    held: tuple  # where the claim holds (its tests rejected, Holm over all β)
+    opposite: tuple  # where the opposite is clear (Holm)
     betas: tuple
+    what: str = ""
+    level: float = 1 - CONFIDENCE
 
     def text(self):
-        n = len(self.betas)
-        out = f"holds at {len(self.held)} of {n} β"
+        """'what holds at k of n β (Holm, α 0.05); the opposite is clear at β 1'."""
+        if not self.betas:
+            return "no β with a finished run"
+        unit = "(label, β)" if isinstance(self.betas[0], tuple) else "β"
+        out = f"{self.what + ' ' if self.what else ''}holds at {len(self.held)} of {len(self.betas)} {unit} " \
+              f"(Holm, α {self.level:.2g})"
         if self.opposite:
-            out += f"; the opposite clear at {len(self.opposite)} of {n} β ({', '.join(f'{b:g}' for b in self.opposite)})"
-        return out + " (Holm)"
+            out += f"; the opposite is clear at {len(self.opposite)} ({', '.join(map(key_text, self.opposite))})"
+        return out
+
+    def decision(self):
+        """{verdict, reason}, for a row."""
+        rest = "; the rest undecided" if self.verdict == "inconclusive" and self.betas else ""
+        return {"verdict": self.verdict, "reason": self.text() + rest}
 
 
-def per_beta(tests, alpha=1 - CONFIDENCE):
-    """Combine per-β tests {β: ([p for each part of the claim], p of the opposite)}: holds when every part is
-    rejected at every β under Holm over all of them; does not hold when the opposite is rejected at some β
-    under Holm over the β; else inconclusive. No β: inconclusive."""
+def per_beta(tests, what="", level=None):
+    """Combine per-β tests {β or (label, β): (p of the claim, or [p for each part of it], p of its opposite)}:
+    holds when every part is rejected at every β under Holm over all of them; does not hold when the opposite
+    is rejected at some β under Holm over the β; else inconclusive (also with no β). Opposite effects at
+    different β never average away."""
+    level = alpha() if level is None else level
     betas = sorted(tests)
-    flat = [(b, p) for b in betas for p in tests[b][0]]
-    ok = holm([p for _, p in flat], alpha)
+    parts = {b: tests[b][0] if isinstance(tests[b][0], (list, tuple)) else [tests[b][0]] for b in betas}
+    flat = [(b, p) for b in betas for p in parts[b]]
+    ok = holm([p for _, p in flat], level)
     held = tuple(b for b in betas if all(r for (bb, _), r in zip(flat, ok) if bb == b))
-    against = holm([tests[b][1] for b in betas], alpha)
+    against = holm([tests[b][1] for b in betas], level)
     opposite = tuple(b for b, r in zip(betas, against) if r)
     if opposite:
         verdict = "does not hold"
@@ -272,13 +339,15 @@ def per_beta(tests, alpha=1 - CONFIDENCE):
         verdict = "holds"
     else:
         verdict = "inconclusive"
-    return PerBeta(verdict, held, opposite, tuple(betas))
+    return PerBeta(verdict, held, opposite, tuple(betas), what, level)
 
 
-def rate_upper(k, n, confidence=CONFIDENCE):
-    """One-sided Clopper–Pearson upper bound of an event rate from k events in n runs (1 when n = 0)."""
+def rate_upper(k, n, confidence=None):
+    """One-sided Clopper–Pearson upper bound of an event rate from k events in n runs (1 when n = 0), at
+    `confidence` (default 1 − alpha(): CONFIDENCE split over the looks)."""
     from scipy.stats import beta
 
+    confidence = 1 - alpha() if confidence is None else confidence
     if not n:
         return 1.0
     return 1.0 if k >= n else float(beta.ppf(confidence, k + 1, n - k))
@@ -294,12 +363,13 @@ def classifier_columns(df, metric):
     return [c for _, c in found] or [metric]
 
 
-#: The FID-like metrics a classifier changes (INTERFACES: `{metric}_c{k}`).
-CLASSIFIER_METRICS = ("fid", "fid_recon", "fid_param", "fid_stretched", "fid_squeezed")
+#: The metrics a classifier changes (INTERFACES 2 and 3: `{metric}_c{k}`): the FIDs and the classifier score.
+CLASSIFIER_METRICS = ("fid", "fid_recon", "fid_param", "fid_stretched", "fid_squeezed", "classifier_score",
+                      "classifier_score_stretched", "classifier_score_squeezed")
 
 
 def classifier_views(df):
-    """[(name, df)] with each classifier's FIDs in the plain columns (fid, fid_recon, ...): one view per
+    """[(name, df)] with each classifier's metrics in the plain columns (fid, fid_recon, ...): one view per
     classifier k ("c0", "c1", ...), or [("", df)] when the summary has one classifier."""
     ks = sorted({int(c.rsplit("_c", 1)[1]) for m in CLASSIFIER_METRICS for c in classifier_columns(df, m)
                  if c != m})
@@ -316,15 +386,14 @@ def classifier_views(df):
 
 
 def cell_intervals(cells):
-    """{β: Interval of the cell's mean} with the spread pooled over all cells (95 %, unadjusted: the
-    decisions take Holm's procedure over their p-values); cells without a value or spread are left out."""
+    """{β: Interval of the cell's mean} with the spread pooled over all cells (at CONFIDENCE split over the looks,
+    not over the β: the decisions take Holm's procedure over their p-values); cells without a value or spread
+    are left out."""
     spread = Spread.pooled(cells.values())
     out = {b: difference(c, None, spread) for b, c in cells.items()}
     return {b: iv for b, iv in out.items() if iv is not None}
 
 
-def ratio_text(iv):
-    """An interval of a log ratio as '×e [lo, hi]'."""
-    return f"×{math.exp(iv.estimate):.3g} [{math.exp(iv.lo):.3g}, {math.exp(iv.hi):.3g}]"
-#: An inventory entry nothing here can decide (reconloss.claims.inventory names what is missing).
-VERDICTS = VERDICTS + ("not testable here",)
+def ratio_text(iv, prefix="×"):
+    """An interval of a log ratio (or of a log level, prefix "") as '×e [lo, hi]'."""
+    return f"{prefix}{math.exp(iv.estimate):.3g} [{math.exp(iv.lo):.3g}, {math.exp(iv.hi):.3g}]"

@@ -19,47 +19,20 @@ from reconloss.claims.claim import (
     every_classifier,
 )
 from reconloss.claims.evidence import (
-    CONFIDENCE,
     FID_MARGIN,
     Spread,
+    alpha,
+    confidence_text,
     difference,
     ratio_text,
 )
-from reconloss.claims.runs import (
-    at_edge,
-    best_cell,
-    betas,
-    describe,
-    edge_follow_up,
-    missing,
-    moving_follow_up,
-    no_spread,
-    not_tested,
-    still_moving,
-)
+from reconloss.claims.runs import best_cell, betas, describe, gate, missing, no_spread, not_tested
 
 CB, BERNOULLI = "continuous_bernoulli", "bernoulli"
 SWEEP = (Need(BERNOULLI, BETA_SWEEP, SWEEP_EPOCHS), Need("continuous_bernoulli", BETA_SWEEP, SWEEP_EPOCHS))
 FID_COLUMNS = {"fid": "sample", "fid_param": "parameter-image", "fid_recon": "reconstruction"}
 #: Draws of the parametric bootstrap of the log-FID range (fixed seed: a verdict is a function of the summary).
 BOOTSTRAP_DRAWS = 4000
-
-
-def gate(df, bests, edges=True):
-    """(reasons the best-β comparison cannot decide, the follow-up of the first): a best β at its grid's
-    edge, runs not settled there."""
-    reasons, follow = [], None
-    for label, beta in bests:
-        grid = betas(df, label)
-        if edges and at_edge(beta, grid):
-            reasons.append(f"{label}'s best β {beta:g} is at the edge of its grid "
-                           f"({', '.join(f'{b:g}' for b in grid)})")
-            follow = follow or edge_follow_up(df, label, beta)
-        moving = still_moving(df, [label], beta)
-        if moving:
-            reasons.append(f"{label} at β {beta:g}: {moving}")
-            follow = follow or moving_follow_up(df, [label], beta)
-    return reasons, follow or ""
 
 
 def _best_text(label, beta, by_beta):
@@ -199,7 +172,7 @@ def range_difference(df, column):
         return None
     rng = np.random.default_rng(0)
     (r_cb, d_cb), (r_b, d_b) = log_range(cb, common, spreads[0], rng), log_range(bern, common, spreads[1], rng)
-    lo, hi = np.quantile(d_cb - d_b, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    lo, hi = np.quantile(d_cb - d_b, [alpha() / 2, 1 - alpha() / 2])
     return (r_cb - r_b, float(lo), float(hi)), (r_cb, r_b), common
 
 
@@ -235,7 +208,7 @@ def robustness(df, specs):
         verdict, reason = "inconclusive", "the three FIDs disagree or an interval straddles the margin"
         follow = followup.straddles("log-FID range over β, CB against Bernoulli (" + ", ".join(straddle) + ")",
                                     [BERNOULLI, CB], betas(df, CB)) if straddle else ""
-    return {"numbers": "; ".join(numbers) + f" (95 % parametric-bootstrap intervals; margin "
+    return {"numbers": "; ".join(numbers) + f" ({confidence_text()} parametric-bootstrap intervals; margin "
                                             f"{FID_MARGIN:.3g} in log FID)",
             "runs": describe(df, [BERNOULLI, CB]), "verdict": verdict, "reason": reason, "follow_up": follow}
 

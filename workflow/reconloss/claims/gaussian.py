@@ -27,6 +27,7 @@ from reconloss.claims.evidence import (
     TRACK_TOLERANCE,
     Spread,
     cell_intervals,
+    confidence_text,
     difference,
     more_events,
     per_beta,
@@ -39,6 +40,8 @@ from reconloss.claims.runs import (
     betas,
     cells,
     describe,
+    divergences,
+    diverges_more,
     log,
     missing,
     moving_follow_up,
@@ -200,41 +203,22 @@ def range255_tiny_sigma(df, specs):
     return {"numbers": numbers, "runs": runs, "verdict": verdict, "reason": reason, "follow_up": follow}
 
 
-def _divergence_text(df, label):
-    runs = of(df, label)
-    d, c = int((runs["outcome"] == "diverged").sum()), int((runs["outcome"] == "collapsed").sum())
-    return d, len(runs), f"{label}: diverged {d} of {len(runs)}, collapsed {c} (a collapse is not a divergence)"
-
-
 def optimal_pixel_unstable(df, specs):
-    lacking = missing(df, [PIXEL, IMAGE])
-    if lacking:
-        return not_tested(lacking)
-    (k_p, n_p, t_p), (k_i, n_i, t_i) = _divergence_text(df, PIXEL), _divergence_text(df, IMAGE)
-    p = more_events(k_p, n_p, k_i, n_i)
-    upper = rate_upper(k_p, n_p)
-    numbers = (f"{t_p}; {t_i}; one-sided Fisher p = {p:.2g}; {PIXEL}'s divergence rate at most {upper:.2f} "
-               f"(one-sided 95 % Clopper–Pearson)")
-    if p < EVENT_ALPHA:
-        verdict, reason = "holds", f"the per-pixel σ diverges clearly more often than the per-image σ (p < {EVENT_ALPHA:g})"
-    elif upper < 0.5:
-        verdict, reason = "does not hold", "the per-pixel σ diverges in clearly fewer than half of its runs"
-    else:
-        verdict, reason = "inconclusive", "too few runs to tell its divergence rate apart"
-    follow = followup.straddles("divergence rate, per-pixel against per-image σ", [PIXEL, IMAGE], betas(df, PIXEL)) \
-        if verdict == "inconclusive" else ""
-    return {"numbers": numbers, "runs": describe(df, [PIXEL, IMAGE]), "verdict": verdict, "reason": reason,
-            "follow_up": follow}
+    return diverges_more(df, PIXEL, IMAGE, "divergence rate, per-pixel against per-image σ", {
+        "holds": "the per-pixel σ diverges clearly more often than the per-image σ",
+        "does not hold": "the per-pixel σ diverges in clearly fewer than half of its runs",
+        "inconclusive": "too few runs to tell its divergence rate apart"})
 
 
 def optimal_image_stable(df, specs):
     if missing(df, [IMAGE]):
         return not_tested([IMAGE])
-    diverged, n, text = _divergence_text(df, IMAGE)
+    diverged, n, text = divergences(df, IMAGE)
     if diverged:
         verdict, reason = "does not hold", f"{diverged} run(s) diverged"
     elif n >= 6:
-        verdict, reason = "holds", f"none of {n} runs diverged (rate at most {rate_upper(0, n):.2f}, one-sided 95 %)"
+        verdict, reason = "holds", (f"none of {n} runs diverged (rate at most {rate_upper(0, n):.2f}, one-sided "
+                                    f"{confidence_text()})")
     else:
         verdict, reason = "inconclusive", f"{n} runs are too few to call it stable (≥ 6)"
     follow = followup.straddles("divergence rate of the per-image σ", [IMAGE], betas(df, IMAGE)) \
@@ -323,7 +307,8 @@ CLAIMS = [
           "divergence", (Need(RANGE255, (1.0,), PAIRED_EPOCHS), Need(FIXED, (1.0,), PAIRED_EPOCHS)),
           range255_tiny_sigma),
     Claim("optimal_pixel_unstable",
-          "σ at its per-pixel optimum (the loss Σ log|x − μ|) tends to diverge, even with a lower bound on σ.",
+          "Training with σ at its per-pixel optimum (the loss Σ log|x − μ|) runs off to a non-finite loss, a floor "
+          "under σ notwithstanding.",
           "diverged runs (a non-finite loss) of the per-pixel optimal σ (with its default floor) against the "
           "per-image optimal σ; collapses named, not counted",
           f"one-sided Fisher exact test, p < {EVENT_ALPHA:g}: holds; its divergence rate's one-sided 95 % upper "

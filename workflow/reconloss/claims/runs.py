@@ -10,7 +10,16 @@ import contextvars
 import math
 
 from reconloss.claims import followup
-from reconloss.claims.evidence import LOSS_SETTLED, Stat, unsettled
+from reconloss.claims.evidence import (
+    EVENT_ALPHA,
+    LOSS_SETTLED,
+    Stat,
+    alpha,
+    confidence_text,
+    more_events,
+    rate_upper,
+    unsettled,
+)
 
 #: Finished runs left out of a level for a non-finite value: {(label, β, seed, column)}, collected per claim
 #: (claims_frame names them in the row), so a value is never dropped silently.
@@ -176,3 +185,44 @@ def no_spread(df, labels, reason="no seed-to-seed spread (one seed per β)"):
     return {"runs": describe(df, labels), "verdict": "inconclusive", "reason": reason,
             "follow_up": followup.straddles("seed-to-seed spread", labels,
                                             sorted({b for lab in labels for b in betas(df, lab)}))}
+
+
+def gate(df, bests, edges=True):
+    """(reasons the best-β comparison cannot decide, the follow-up of the first): a best β at its grid's
+    edge, runs not settled there."""
+    reasons, follow = [], None
+    for label, beta in bests:
+        grid = betas(df, label)
+        if edges and at_edge(beta, grid):
+            reasons.append(f"{label}'s best β {beta:g} is at the edge of its grid "
+                           f"({', '.join(f'{b:g}' for b in grid)})")
+            follow = follow or edge_follow_up(df, label, beta)
+        moving = still_moving(df, [label], beta)
+        if moving:
+            reasons.append(f"{label} at β {beta:g}: {moving}")
+            follow = follow or moving_follow_up(df, [label], beta)
+    return reasons, follow or ""
+
+
+def divergences(df, label):
+    """(diverged, runs, text) of one label; the text names the collapses apart (a collapse is not a divergence)."""
+    runs = of(df, label)
+    d, c = int((runs["outcome"] == "diverged").sum()), int((runs["outcome"] == "collapsed").sum())
+    return d, len(runs), f"{label}: diverged {d} of {len(runs)}, collapsed {c} (a collapse is not a divergence)"
+
+
+def diverges_more(df, a, b, comparison, reasons):
+    """The event rule's row: does `a` diverge more often than `b`? Holds when the one-sided Fisher p < α; does
+    not hold when a's divergence rate is clearly below one half (one-sided Clopper–Pearson bound); else
+    inconclusive, asking for more seeds of both. Both at the α of the looks in force. reasons: {verdict: why}."""
+    lacking = missing(df, [a, b])
+    if lacking:
+        return not_tested(lacking)
+    (k_a, n_a, t_a), (k_b, n_b, t_b) = divergences(df, a), divergences(df, b)
+    p, upper = more_events(k_a, n_a, k_b, n_b), rate_upper(k_a, n_a)
+    verdict = "holds" if p < alpha(EVENT_ALPHA) else "does not hold" if upper < 0.5 else "inconclusive"
+    numbers = (f"{t_a}; {t_b}; one-sided Fisher p = {p:.2g} (decides below {alpha(EVENT_ALPHA):.3g}); {a}'s "
+               f"divergence rate at most {upper:.2f} (one-sided {confidence_text()} Clopper–Pearson)")
+    follow = followup.straddles(comparison, [a, b], betas(df, a)) if verdict == "inconclusive" else ""
+    return {"numbers": numbers, "runs": describe(df, [a, b]), "verdict": verdict, "reason": reasons[verdict],
+            "follow_up": follow}

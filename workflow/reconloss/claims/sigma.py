@@ -2,7 +2,7 @@
 pixels and images get a lower σ, how far below √0.5 a learned σ ends, and whether σ from the data or from the
 decoder trains.
 
-Each is decided per (label, β) with Holm's correction (reconloss.claims.decide.per_beta). The σ metrics are
+Each is decided per (label, β) with Holm's correction (reconloss.claims.evidence.per_beta). The σ metrics are
 the evaluation's (INTERFACES 4): sigma_always_black / sigma_other (mean σ over the pixels that are 0 in every
 training image against the rest) and sigma_image_p10 / p90 (percentiles over test images of each image's mean
 σ), all in [0, 1] units. A summary without them leaves the claim "not tested", naming the column.
@@ -12,8 +12,7 @@ import math
 
 from reconloss.claims.choice import MSE, SWEEPS
 from reconloss.claims.claim import SETTLE_EPOCHS, STABILITY_EPOCHS, Claim, Need
-from reconloss.claims.decide import Test, per_beta, pooled, result
-from reconloss.claims.evidence import LOSS_SETTLED, SIGMA_SETTLED
+from reconloss.claims.evidence import LOSS_SETTLED, SIGMA_SETTLED, Spread, difference, per_beta, ratio_text
 from reconloss.claims.runs import BROKEN, betas, cells, describe, log, missing, not_tested, of, still_moving
 
 LEARNED, LEARNED_PIXEL = "gaussian_learned_global", "gaussian_learned_pixel"
@@ -50,16 +49,16 @@ def _cellwise(df, labels, value, columns, bound, below, what, settled=("sigma_tr
     if absent:
         return {"verdict": "not tested", "reason": f"the summary has no {', '.join(absent)} column"}
     by = {lab: cells(df, lab, value, *columns) for lab in labels}
-    spread = pooled(*by.values())
+    spread = Spread.pooled([s for c in by.values() for s in c.values()])
     # every cell counts: one without a finished run (or without a spread) is undecided, never dropped
-    tests = {(lab, b): Test.of(s, None, spread) for lab, c in by.items() for b, s in c.items()}
-    numbers = "; ".join(f"{lab} β {b:g}: {t.text(math.exp, '') if t else 'no finished run'}"
+    tests = {(lab, b): difference(s, None, spread) for lab, c in by.items() for b, s in c.items()}
+    numbers = "; ".join(f"{lab} β {b:g}: {ratio_text(t, '') if t else 'no finished run'}"
                         for (lab, b), t in tests.items()) or "no spread"
     p = {k: (1.0, 1.0) if t is None else (t.p_below(bound), t.p_above(bound)) if below else
          (t.p_above(bound), t.p_below(bound)) for k, t in tests.items()}
     moving = still_moving(df, labels, column=settled[0], limit=settled[1])
-    decision = {"verdict": "inconclusive", "reason": moving} if moving else per_beta(p, what)
-    return result(numbers + f" (bound {math.exp(bound):.3g})", describe(df, labels), decision)
+    decision = {"verdict": "inconclusive", "reason": moving} if moving else per_beta(p, what).decision()
+    return {"numbers": numbers + f" (bound {math.exp(bound):.3g})", "runs": describe(df, labels), **decision}
 
 
 def mass_outside(df, specs):
@@ -101,7 +100,8 @@ def data_sigma_trains(df, specs):
     tests = {b: _trained(df, DATA_PIXEL, b) for b in betas(df, DATA_PIXEL)}
     numbers = "; ".join(f"β {b:g}: " + ", ".join(f"{o} {int((of(df, DATA_PIXEL, b)['outcome'] == o).sum())}"
                                                   for o in ("ok", *BROKEN)) for b in tests)
-    return result(numbers, describe(df, [DATA_PIXEL]), per_beta(tests, f"every run (≥ {MIN_RUNS}) trained"))
+    return {"numbers": numbers, "runs": describe(df, [DATA_PIXEL]),
+            **per_beta(tests, f"every run (≥ {MIN_RUNS}) trained").decision()}
 
 
 def predicted_sigma_trains(df, specs):
@@ -111,17 +111,18 @@ def predicted_sigma_trains(df, specs):
         return not_tested(lacking)
     bound = math.log(PREDICTED_START / MOVED)
     sig = {lab: cells(df, lab, lambda r: log(r["sigma_mean"]), "sigma_mean") for lab in labels}
-    spread = pooled(*sig.values())
+    spread = Spread.pooled([s for c in sig.values() for s in c.values()])
     tests, numbers = {}, []
     for lab in labels:
         for b in betas(df, lab):
             ran, broke = _trained(df, lab, b)
-            t = Test.of(sig[lab].get(b), None, spread) if b in sig[lab] else None
+            t = difference(sig[lab][b], None, spread) if b in sig[lab] else None
             moved, stuck = (t.p_below(bound), t.p_above(bound)) if t else (1.0, 1.0)
             tests[(lab, b)] = (max(ran, moved), min(broke, stuck))
-            numbers.append(f"{lab} β {b:g}: σ {t.text(math.exp, '') if t else 'n/a'}")
-    decision = per_beta(tests, f"trained, σ below {PREDICTED_START / MOVED:.3g}")
-    return result("; ".join(numbers) + f" (start ≈ {PREDICTED_START:.3g})", describe(df, labels), decision)
+            numbers.append(f"{lab} β {b:g}: σ {ratio_text(t, '') if t else 'n/a'}")
+    decision = per_beta(tests, f"trained, σ below {PREDICTED_START / MOVED:.3g}").decision()
+    return {"numbers": "; ".join(numbers) + f" (start ≈ {PREDICTED_START:.3g})", "runs": describe(df, labels),
+            **decision}
 
 
 CLAIMS = [
