@@ -65,12 +65,19 @@ def load(name):
 # What the grid and the claims now share: (dataset, label, β) -> seeds. The claims' runs at the grid's β and
 # seeds, of the labels whose resolved settings the grid trains too (config.yaml trains unclipped, so its
 # gaussian_fixed is the claims' one; paper.yaml clips, so only labels without train overrides merge).
+# The claims of likelihood choice and σ (reconloss.claims.choice, sigma) read the Beta and truncated Gaussian
+# sweeps, the squared error over its own β scale and the σ-predicting likelihoods at β 1: those merge too.
 MERGED_LABELS_DIGITS = {"bernoulli": (0.1, 1), "continuous_bernoulli": (0.1, 1), "gaussian_fixed": (0.1, 1),
                         "gaussian_learned_global": (0.1, 1), "gaussian_optimal_image": (0.1, 1),
-                        "gaussian_optimal_pixel": (0.1, 1), "beta": (1,)}
+                        "gaussian_optimal_pixel": (0.1, 1), "beta": (0.1, 1), "gaussian_learned_pixel": (1,),
+                        "gaussian_predicted_image": (1,), "gaussian_predicted_pixel": (1,),
+                        "gaussian_data_pixel": (1,)}
 PAPER_MERGED = {"bernoulli": (0.1, 0.3, 1, 3, 10), "continuous_bernoulli": (0.1, 0.3, 1, 3, 10),
                 "continuous_bernoulli_naive_noclamp": (0.1, 1, 10), "gaussian_learned_global": (0.1, 1),
-                "gaussian_optimal_image": (0.1, 1, 10), "gaussian_optimal_pixel": (0.1, 1, 10), "beta": (1,)}
+                "gaussian_optimal_image": (0.1, 1, 10), "gaussian_optimal_pixel": (0.1, 1, 10),
+                "beta": (0.1, 0.3, 1, 3, 10), "truncated_gaussian": (0.1, 0.3, 1, 3, 10),
+                "gaussian_fixed_sweep": (0.01, 0.1, 0.3), "gaussian_learned_pixel": (1,),
+                "gaussian_predicted_image": (1,), "gaussian_predicted_pixel": (1,), "gaussian_data_pixel": (1,)}
 EXPECTED_MERGED = {
     "config": {("digits", lab, planner.beta_label(b), 0) for lab, bs in MERGED_LABELS_DIGITS.items() for b in bs},
     "claims": set(),
@@ -94,8 +101,9 @@ def test_the_planner_gives_the_fixture_runs_less_the_shared_ones(name):
         assert sorted((c, lab) for c, lab, _ in asked) == sorted(
             (c, lab) for c, labels in run.labels.items() for lab in labels)
         assert run.epochs == max(e for *_, e in asked)
-        if len(asked) > 1:
-            assert sorted(c for c, *_ in asked) == ["claims", "grid"]  # identical resolved settings: one key
+        if len({c for c, *_ in asked}) > 1:
+            # identical resolved settings: one key (the claims may read it under two labels of theirs)
+            assert sorted({c for c, *_ in asked}) == ["claims", "grid"]
             merged.add((run.dataset, asked[0][1], run.beta, run.seed))
     assert merged == EXPECTED_MERGED[name]
     assert len(plan.runs) == len(old)  # one run per key: a merged run is trained once
@@ -155,11 +163,11 @@ def test_packs_follow_pack_vary_and_keep_owners_and_epochs_apart():
     both = planner.Plan(tiny(), claims=claims)
     got = {p.id: [(r.beta, r.seed, r.epochs) for r in p.runs] for p in both.packs if "bernoulli" in p.id}
     # β 1 seed 0 is the grid's and the claim's: the claim's 5 epochs, in the grid's pack (the grid reads it
-    # first); β 3 the grid's 2; the claim's own runs apart, so that the grid's target never trains them.
-    assert got == {"digits/bernoulli/grid-e5": [("1", 0, 5)], "digits/bernoulli/grid-e2": [("3", 0, 2)],
+    # first); the grid's β 3, asked at the same 2 epochs as its β 1, is raised with it, so that the grid
+    # compares runs of one length over β; the claim's own runs apart, so that the grid's target never trains them.
+    assert got == {"digits/bernoulli/grid-e5": [("1", 0, 5), ("3", 0, 5)],
                    "digits/bernoulli/claims-e5": [("1", 1, 5), ("10", 0, 5), ("10", 1, 5)]}
-    assert [p.id for p in both.packs_of("grid") if "bernoulli" in p.id] == [
-        "digits/bernoulli/grid-e5", "digits/bernoulli/grid-e2"]
+    assert [p.id for p in both.packs_of("grid") if "bernoulli" in p.id] == ["digits/bernoulli/grid-e5"]
     assert [p.id for p in both.packs_of("claims") if "bernoulli" in p.id] == [
         "digits/bernoulli/grid-e5", "digits/bernoulli/claims-e5"]
     alone = planner.Plan(tiny(pack={"vary": [], "max_runs": 64}), claims=claims)
@@ -168,7 +176,13 @@ def test_packs_follow_pack_vary_and_keep_owners_and_epochs_apart():
     seeds = planner.Plan(tiny(pack={"vary": ["seed"], "max_runs": 64}), claims=claims)
     assert sorted(p.id for p in seeds.packs if "bernoulli" in p.id) == [
         "digits/bernoulli/beta~1/claims-e5", "digits/bernoulli/beta~1/grid-e5", "digits/bernoulli/beta~10/claims-e5",
-        "digits/bernoulli/beta~3/grid-e2"]
+        "digits/bernoulli/beta~3/grid-e5"]
+    # a follow-up (claims.follow_ups) is the claims' own run, at the epochs it asks
+    more = planner.Plan(tiny(claims={"seeds": [0, 1], "follow_ups": [
+        {"dataset": "digits", "label": "bernoulli", "betas": [30.0], "seeds": 3, "epochs": 7, "why": "x: edge"}]}),
+        claims=claims)
+    assert sorted((r.beta, r.seed, r.epochs) for r in more.of("claims") if r.beta == "30") == [
+        ("30", 0, 7), ("30", 1, 7), ("30", 2, 7)]
     # every run is in exactly one pack
     assert sorted(r.run_dir for p in both.packs for r in p.runs) == sorted(r.run_dir for r in both.runs.values())
 

@@ -15,6 +15,7 @@ COMMANDS = {
     "analytic": ("reconloss.analytic", "figures and tables that need no training"),
     "tables": ("reconloss.report.tables", "summary and best-per-likelihood tables"),
     "figures": ("reconloss.report.figures", "the study's figures"),
+    "claims-rounds": ("reconloss.plan.rounds", "the claims' runs, then the follow-up rounds their verdicts ask for"),
     "claims": ("reconloss.report.claims_table", "the study's claims, each with a computed verdict"),
     "study-docs": ("reconloss.report.publish", "a finished run's figures, tables and provenance under docs/study"),
     "publish": ("reconloss.report.study_pages", "rebuild (or --check) docs/study's claims, index and README block"),

@@ -37,6 +37,9 @@ for _consumer in CONSUMER_RULES:
             # Each label's likelihood, options and train overrides: the fixed-σ claim reads σ from them.
             specs=as_json(PLAN.specs(_consumer)),
             only=as_json(config.get("claims", {}).get("only")),
+            # The claims' own verdicts are judged at α / (rounds + 1): `make claims` may look again after each round.
+            rounds=config["claims"]["rounds"] if _consumer == "claims" else 0,
+            follow_ups=as_json(config["claims"]["follow_ups"] if _consumer == "claims" else []),
         conda:
             "../../envs/reconloss.yaml"
         log:
@@ -49,7 +52,8 @@ for _consumer in CONSUMER_RULES:
             runtime=10,
         shell:
             "python3 -m reconloss claims --summary {input.summary:q} --specs {params.specs:q}"
-            " --only {params.only:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+            " --only {params.only:q} --rounds {params.rounds} --follow-ups {params.follow_ups:q}"
+            " --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 # The claims link analytic figures too (the Bernoulli's missing mass): they are part of the target.

@@ -5,14 +5,14 @@ a JSON object, or a list of them, each with a `kind` and the labels and β it co
 have a remedy that runs can supply, and each has one here:
 
 - ``edge``: the best β lies at the edge of its grid, so the optimum may lie beyond it. Remedy: one β
-  a grid step past that edge (the ratio of the two outermost β on that side), every label named.
+  a grid step past that edge (the ratio of the two outermost β on that side).
 - ``neighbours``: two neighbouring β are within noise of each other, so the optimum lies between
   them or on either. Remedy: the β between them, their geometric mean to two significant digits.
 - ``straddles``: an interval straddles its margin, so the noise is too large for the comparison.
   Remedy: twice the seeds for the cells (label, β) the comparison reads; an interval from pooled
   seed-to-seed spread narrows by about √2 and its degrees of freedom double.
-- ``unsettled``: a level is still moving. Remedy: half again as many epochs for those cells,
-  resumed from their checkpoints (a run trains to the most epochs any consumer asks for).
+- ``unsettled``: a level is still moving. Remedy: half again as many epochs for every β of that
+  label (so its runs stay comparable over β), resumed from their checkpoints.
 
 A round's plan is a list of extra needs, ``{dataset, label, betas, seeds, epochs, why}``, the same
 shape as a claim's own needs; the planner of runs (reconloss.plan.runs) takes them from the
@@ -92,48 +92,60 @@ def _grid(cells, label):
     return sorted(b for (lab, b) in cells if lab == label)
 
 
+def _labels(item):
+    """The labels a follow-up item names: its `label`, or its `labels`."""
+    return [item["label"]] if item.get("label") else list(item.get("labels") or [])
+
+
 def remedies(item, cells, claim):
     """The extra needs {label, betas, seeds, epochs, why} that answer one follow-up item of `claim`.
 
-    cells: {(label, β): Cell} of the data set as planned so far. An item naming a label with no
-    runs, or an edge β that is not at the edge any more, gives nothing (it was answered already).
+    cells: {(label, β): Cell} of the data set as planned so far. The items are the claims' own
+    (reconloss.claims.followup): edge {label, beta, side: below|above}, neighbours {label, betas},
+    straddles {labels, betas[, cells: [[label, β], ...]]}, unsettled {label, beta}. An item naming a
+    label with no runs, or a β already planned, gives nothing (it was answered already).
     """
-    kind, labels = item.get("kind"), list(item.get("labels") or [])
+    kind = item.get("kind")
     why = f"{claim}: {kind}"
     out = []
     if kind == "edge":
-        side = item.get("side")
-        for label in labels:
+        for label in _labels(item):
             grid = _grid(cells, label)
-            if len(grid) < 2 or side not in ("low", "high"):
+            side = item.get("side")
+            if len(grid) < 2 or side not in ("below", "above"):
                 continue
-            edge, inner = (grid[0], grid[1]) if side == "low" else (grid[-1], grid[-2])
+            edge, inner = (grid[0], grid[1]) if side == "below" else (grid[-1], grid[-2])
             beta = round_sig(edge * edge / inner)
             base = cells[(label, edge)]
             out.append({"label": label, "betas": [beta], "seeds": base.seeds, "epochs": base.epochs,
-                        "why": f"{why} ({side} edge β {beta_text(edge)})"})
+                        "why": f"{why} (best β {beta_text(edge)} at the grid's {'lower' if side == 'below' else 'upper'} edge)"})
     elif kind == "neighbours":
         b1, b2 = sorted(float(b) for b in item["betas"])
         beta = round_sig(math.sqrt(b1 * b2))
-        for label in labels:
+        for label in _labels(item):
             if (label, b1) in cells and (label, b2) in cells and (label, beta) not in cells:
                 out.append({"label": label, "betas": [beta], "seeds": max(cells[(label, b1)].seeds,
                                                                            cells[(label, b2)].seeds),
                             "epochs": max(cells[(label, b1)].epochs, cells[(label, b2)].epochs),
                             "why": f"{why} (between β {beta_text(b1)} and {beta_text(b2)})"})
-    elif kind in ("straddles", "unsettled"):
-        for label in labels:
-            betas = [float(b) for b in item.get("betas") or _grid(cells, label)]
-            present = [b for b in betas if (label, b) in cells]
-            if not present:
-                continue
-            seeds = max(cells[(label, b)].seeds for b in present)
-            epochs = max(cells[(label, b)].epochs for b in present)
-            if kind == "straddles":
-                seeds *= SEED_FACTOR
-            else:
-                epochs = math.ceil(epochs * EPOCH_FACTOR)
-            out.append({"label": label, "betas": present, "seeds": seeds, "epochs": epochs, "why": why})
+    elif kind == "straddles":
+        pairs = [(lab, float(b)) for lab, b in item["cells"]] if item.get("cells") else \
+            [(lab, float(b)) for lab in _labels(item) for b in (item.get("betas") or _grid(cells, lab))]
+        for label in dict.fromkeys(lab for lab, _ in pairs):
+            present = [b for lab, b in pairs if lab == label and (label, b) in cells]
+            if present:
+                out.append({"label": label, "betas": present,
+                            "seeds": SEED_FACTOR * max(cells[(label, b)].seeds for b in present),
+                            "epochs": max(cells[(label, b)].epochs for b in present),
+                            "why": f"{why} ({item.get('comparison') or 'an interval straddles its margin'})"})
+    elif kind == "unsettled":
+        # every β of the label, so that its runs stay comparable over β (one epoch count)
+        for label in _labels(item):
+            grid = _grid(cells, label)
+            if grid:
+                out.append({"label": label, "betas": grid, "seeds": max(cells[(label, b)].seeds for b in grid),
+                            "epochs": math.ceil(EPOCH_FACTOR * max(cells[(label, b)].epochs for b in grid)),
+                            "why": f"{why} (still moving at β {beta_text(item['beta']) if item.get('beta') is not None else 'all'})"})
     return out
 
 

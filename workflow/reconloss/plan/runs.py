@@ -9,7 +9,10 @@ read by both, each consumer's tables showing it under the consumer's own label.
 
 Epochs are not part of the key: a run trains to the most epochs any consumer asks for (the
 claims' `claims.max_epochs` caps theirs), and raising them later continues it from its checkpoint
-(reconloss.training.train resumes).
+(reconloss.training.train resumes). The runs one consumer asks for at one epoch count (a label's
+β sweep) stay at one count: where another consumer raises some of them, all are raised
+(_even_out), so no consumer compares runs trained for different lengths. The follow-up rounds'
+runs (`claims.follow_ups`, reconloss.plan.follow_up) are the claims' too.
 
 Results layout: RUNS_ROOT/{dataset}/{folder}/beta~{β}/seed~{seed}. The folder of a run is the
 label of the first consumer that asks for its settings on that data set (the grid before the
@@ -119,6 +122,16 @@ def demands(config, claims=CLAIMS):
                 for beta in need.betas:
                     for seed in seeds:
                         yield "claims", dataset, need.label, spec, beta_label(beta), seed, epochs
+        # the follow-up rounds' runs (reconloss.plan.follow_up), read by the claims like their own
+        for extra in settings.get("follow_ups") or []:
+            if extra["dataset"] != dataset:
+                continue
+            spec = spec_of(extra["label"], config)
+            epochs = min(extra["epochs"], cap) if cap else extra["epochs"]
+            seeds = own_seeds + [s for s in range(extra["seeds"]) if s not in own_seeds]
+            for beta in extra["betas"]:
+                for seed in seeds:
+                    yield "claims", dataset, extra["label"], spec, beta_label(beta), seed, epochs
 
 
 class Plan:
@@ -129,6 +142,7 @@ class Plan:
         self.runs = {}  # key -> Run, in the order first asked for
         folders = {}  # (dataset, canonical settings) -> folder
         owners = {}  # (dataset, folder) -> canonical settings
+        asked = {}  # (consumer, dataset, label, epochs asked) -> keys of the runs asked for at them
         for consumer, dataset, label, spec, beta, seed, epochs in demands(config, claims):
             settings = resolved(config, dataset, spec)[0]
             run = Run(dataset, settings, beta, seed)
@@ -144,6 +158,8 @@ class Plan:
             labels = run.labels.setdefault(consumer, [])
             if label not in labels:
                 labels.append(label)
+            asked.setdefault((consumer, dataset, label, int(epochs)), set()).add(run.key)
+        _even_out(self.runs, asked)
         vary = [a for a in AXES if a in (config.get("pack") or {}).get("vary", AXES)]
         self.packs = _packs(self.runs.values(), vary)
 
@@ -165,6 +181,23 @@ class Plan:
         """The packs holding a consumer's runs (optionally of some data sets only)."""
         return [p for p in self.packs if any(consumer in r.labels for r in p.runs)
                 and (datasets is None or p.dataset in datasets)]
+
+
+def _even_out(runs, asked):
+    """Runs one consumer asked for at one epoch count end at one epoch count.
+
+    A run trains to the most epochs any consumer asks for, so where another consumer raises some of
+    them (config.yaml's grid trains Bernoulli at β 0.1 and 1 for 100 epochs, the claims' sweep asks
+    16 at five β), the consumer would compare runs of unequal training over β. So every run of such
+    a group is raised to the group's most, until nothing changes (a raise can reach other groups)."""
+    changed = True
+    while changed:
+        changed = False
+        for keys in asked.values():
+            most = max(runs[k].epochs for k in keys)
+            for k in keys:
+                if runs[k].epochs < most:
+                    runs[k].epochs, changed = most, True
 
 
 def _packs(runs, vary):

@@ -52,7 +52,7 @@ def markdown(frame, figure_links=True):
     datasets = list(dict.fromkeys(frame["dataset"]))
     several = len(datasets) > 1
     title = "# Claims" + (": " + ", ".join(map(dataset_title, datasets)) if datasets else "")
-    lines = [title, "", VERDICT_RULE, "",
+    lines = [title, "", frame.attrs.get("verdict_rule", VERDICT_RULE), "",
              ("| dataset " if several else "") + "| claim | verdict | why | figure |",
              "| --- " * (5 if several else 4) + "|"]
     rows = [row for _, row in frame.iterrows()]
@@ -78,7 +78,30 @@ def markdown(frame, figure_links=True):
         lines += [f"- **{name}:** {text(row[field])}" for field, name, text in OPTIONAL_FIELDS
                   if field in row and isinstance(row[field], str) and row[field]]
         lines.append(f"- **Figure:** {figure(row)}")
+    lines += follow_up_lines(frame.attrs.get("follow_ups") or [])
     return "\n".join(lines) + "\n"
+
+
+def follow_up_lines(needs):
+    """The section on the follow-up runs the verdicts were judged with (reconloss.plan.rounds): what, and why."""
+    if not needs:
+        return []
+    lines = ["", "## Follow-up runs", "",
+             "Runs added by `make claims` after the claims' own, for verdicts that more runs could decide:", "",
+             "| data set | label | β | seeds | epochs | why |", "| --- | --- | --- | --- | --- | --- |"]
+    for n in needs:
+        betas = ", ".join(f"{float(b):g}" for b in n["betas"])
+        lines.append(f"| {dataset_title(n['dataset'])} | {n['label']} | {betas} | {n['seeds']} | {n['epochs']} | "
+                     f"{cell(n['why'])} |")
+    return lines
+
+
+def judged(summary, specs, only=None, rounds=0, follow_ups=()):
+    """The claims frame of a summary judged as `make claims` judges it: with R follow-up rounds allowed, every
+    verdict at α / (R + 1) (reconloss.claims.evidence.looks), the follow-up runs recorded beside it."""
+    frame = claims_frame(summary, specs, only, looks=int(rounds) + 1)
+    frame.attrs["follow_ups"] = [n for n in follow_ups if n["dataset"] in set(frame["dataset"])]
+    return frame
 
 
 def write_claims(frame, out_dir):
@@ -88,7 +111,7 @@ def write_claims(frame, out_dir):
     writers = {
         "csv": lambda p: frame.to_csv(p, index=False),
         "md": lambda p: p.write_text(markdown(frame, figure_links=False)),
-        "html": lambda p: p.write_text(html_page(frame, "reconloss: claims", VERDICT_RULE)),
+        "html": lambda p: p.write_text(html_page(frame, "reconloss: claims", frame.attrs.get("verdict_rule", VERDICT_RULE))),
     }
     paths = []
     for ext, write in writers.items():
@@ -104,10 +127,12 @@ def main(argv=None):
     parser.add_argument("--specs", default="{}", help="JSON {label: {likelihood, options, train}} of the runs")
     parser.add_argument("--only", default=None, help="JSON list of claim ids (default: all)")
     parser.add_argument("--out-dir", required=True, help="directory for claims.{csv,md,html}")
+    parser.add_argument("--rounds", type=int, default=0, help="follow-up rounds allowed (claims.rounds): α / (rounds + 1)")
+    parser.add_argument("--follow-ups", default="[]", help="JSON list of the follow-up runs (claims.follow_ups)")
     args = parser.parse_args(argv)
     import pandas as pd
 
     only = json.loads(args.only) if args.only else None
-    frame = claims_frame(pd.read_csv(args.summary), json.loads(args.specs), only)
+    frame = judged(pd.read_csv(args.summary), json.loads(args.specs), only, args.rounds, json.loads(args.follow_ups))
     for path in write_claims(frame, args.out_dir):
         print(f"claims: wrote {path}")

@@ -30,6 +30,7 @@ from reconloss.report.claims_table import (
     cell,
     claim_anchor,
     dataset_title,
+    judged,
     markdown,
 )
 from reconloss.report.figures import FIGURES, catalogue, style
@@ -46,16 +47,21 @@ def published(docs):
     return sorted(found, key=lambda d: (order.index(d) if d in order else len(order), d))
 
 
-def published_specs(docs, dataset):
-    """{label: spec} of the run behind a published dataset, from the effective configuration its
-    provenance.json records (defaults added since filled in)."""
+def _record(docs, dataset):
+    """A published dataset's provenance.json, which must hold the run's configuration."""
     path = Path(docs) / dataset / "provenance.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: a published dataset needs its provenance.json (the run's configuration)")
     record = json.loads(path.read_text())
     if "config" not in record:
         raise ValueError(f"{path} has no 'config': the run's effective configuration is needed for its specs")
-    return runs.specs_for(config_check.effective(record["config"]))
+    return record
+
+
+def published_specs(docs, dataset):
+    """{label: spec} of the run behind a published dataset, from the effective configuration its
+    provenance.json records (defaults added since filled in)."""
+    return runs.specs_for(config_check.effective(_record(docs, dataset)["config"]))
 
 
 def published_frame(docs, dataset, specs=None):
@@ -63,7 +69,10 @@ def published_frame(docs, dataset, specs=None):
     import pandas as pd
 
     specs = published_specs(docs, dataset) if specs is None else specs
-    return claims.claims_frame(pd.read_csv(Path(docs) / dataset / "summary.csv"), specs)
+    # judged as its run was: with the follow-up rounds its configuration allowed (none before they existed)
+    recorded = (_record(docs, dataset).get("config") or {}).get("claims") or {}
+    return judged(pd.read_csv(Path(docs) / dataset / "summary.csv"), specs, rounds=recorded.get("rounds", 0),
+                  follow_ups=recorded.get("follow_ups") or [])
 
 
 def _link(text, target, start, anchor=None):
