@@ -6,7 +6,7 @@ CORES ?= all
 # Optional dependencies to install: `make setup EXTRAS=test,slurm` adds the SLURM executor plugin.
 EXTRAS ?= test
 
-.PHONY: setup run test figures report lint bench docs-figures clean config-show generate study study-docs publish publish-check claims
+.PHONY: claims-next setup run test figures report lint bench docs-figures clean config-show generate study study-docs publish publish-check claims
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -52,11 +52,15 @@ publish-check: setup  ## fail, naming each page and its first differing line, wh
 CLAIMS_CONFIG ?= configs/claims.yaml
 # A cut-down run caps every claim run's epochs: make claims CLAIMS_MAX_EPOCHS=2
 CLAIMS_MAX_EPOCHS ?=
-claims: setup  ## the runs that decide the claims and their verdicts (configs/claims.yaml); records its wall time (wall.json, walls.jsonl: every invocation)
+claims: setup  ## the runs that decide the claims, their follow-up rounds and verdicts (configs/claims.yaml); records its wall time (wall.json, walls.jsonl)
 	@mkdir -p results/claims && printf 'claims: {max_epochs: %s}\n' "$(or $(CLAIMS_MAX_EPOCHS),null)" > results/claims/max_epochs.yaml
 	$(PY) -m reconloss provenance --wall results/claims/wall.json --walls results/claims/walls.jsonl \
 	  --config $(CLAIMS_CONFIG) --cores "$(CORES)" --max-epochs "$(CLAIMS_MAX_EPOCHS)" -- \
-	  $(SNAKEMAKE) --cores $(CORES) claims --configfile $(CLAIMS_CONFIG) results/claims/max_epochs.yaml
+	  $(PY) -m reconloss claims-rounds --config $(CLAIMS_CONFIG) results/claims/max_epochs.yaml -- \
+	  $(SNAKEMAKE) --cores $(CORES)
+
+claims-next: setup  ## the runs the next follow-up round of `make claims` would add, from the verdicts at hand
+	$(PY) -m reconloss claims-rounds --dry-run --config $(CLAIMS_CONFIG) results/claims/max_epochs.yaml
 
 CONFIG ?= config.yaml
 config-show: setup  ## the effective configuration of CONFIG (default config.yaml), each value with its source

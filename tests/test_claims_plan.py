@@ -22,7 +22,9 @@ def claim_epochs(config):
 
 
 def test_plan_is_the_union_of_needs_with_the_larger_epochs():
-    p, epochs, specs = claim_epochs({"datasets": ["mnist"], "likelihoods": [], "claims": {"seeds": [0, 1, 2]}})
+    # clipped as configs/claims.yaml clips: the squared-error sweep (clipped) is then not the pairing's runs (unclipped)
+    p, epochs, specs = claim_epochs({"datasets": ["mnist"], "likelihoods": [], "claims": {"seeds": [0, 1, 2]},
+                                     "train": {"grad_clip": 1000.0}})
     # Bernoulli and CB over β for the FID claims, 16 epochs; CB also serves the float32 comparison
     assert epochs["bernoulli"] == {"0.1": 16, "0.3": 16, "1": 16, "3": 16, "10": 16}
     assert epochs["continuous_bernoulli_naive_noclamp"] == {"0.1": 1, "1": 1, "10": 1}
@@ -37,7 +39,9 @@ def test_plan_is_the_union_of_needs_with_the_larger_epochs():
     assert "grad_clip" not in specs["bernoulli"]["train"]
     every = {(c.id, n.label, b) for c in claims.CLAIMS for n in c.needs for b in n.betas}
     assert {(lab, plan.beta_label(b)) for _, lab, b in every} == {(lab, b) for lab in epochs for b in epochs[lab]}
-    assert sorted({r.seed for r in p.runs.values()}) == [0, 1, 2]
+    # the configuration's seeds, and the five an event comparison needs (claims.claim.EVENT_SEEDS) where it does
+    assert sorted({r.seed for r in p.runs.values()}) == [0, 1, 2, 3, 4]
+    assert {r.seed for r, label in p.reads("claims") if label == "bernoulli"} == {0, 1, 2}
 
 
 def test_plan_caps_epochs_filters_claims_and_names_unknown_ones():
@@ -112,11 +116,13 @@ def test_dry_run_of_the_claims_study_lists_exactly_the_claims_runs(tmp_path):
 
 
 def test_study_docs_reads_the_claims_own_results_for_a_configuration_of_claims_alone(tmp_path):
+    """The runs and their packs' benchmarks lie where the planner puts every run; the claims' own tables,
+    figures and wall time under results/claims/."""
     from reconloss.report import provenance, publish
 
     bench = tmp_path / "benchmarks"
-    for rel, seconds in {"claims/train/mnist/bernoulli/beta~1.tsv": 30.0, "classifier/mnist.tsv": 100.0,
-                         "train/mnist/bernoulli.tsv": 7.0, "claims/tables.tsv": 1.0}.items():
+    for rel, seconds in {"train/mnist/bernoulli/claims-e16.tsv": 30.0, "evaluate/mnist/bernoulli/claims-e16.tsv": 5.0,
+                         "classifier/mnist.tsv": 100.0, "train/fashion_mnist/bernoulli/claims-e16.tsv": 7.0}.items():
         (bench / rel).parent.mkdir(parents=True, exist_ok=True)
         (bench / rel).write_text(f"s\tcpu_time\n{seconds}\t1\n")
     figures = tmp_path / "claims" / "benchmarks" / "figures" / "mnist.tsv"  # the claims' own figures job
@@ -124,11 +130,13 @@ def test_study_docs_reads_the_claims_own_results_for_a_configuration_of_claims_a
     figures.write_text("s\tcpu_time\n2.0\t1\n")
     alone = publish.sources(tmp_path, {"datasets": ["mnist"], "likelihoods": []})
     assert alone["tables"] == tmp_path / "claims" / "tables" and alone["wall"] == tmp_path / "claims" / "wall.json"
+    assert alone["runs"] == tmp_path / "runs"
     seconds = provenance.job_seconds(alone["benchmarks"], "mnist")
-    # the claims' training and the shared classifier; not the grid's training
-    assert seconds["dataset_stages"] == {"train": 30.0, "classifier": 100.0, "figures": 2.0}
+    # the dataset's training and evaluation, its classifier and the claims' figures; not another dataset's
+    assert seconds["dataset_stages"] == {"train": 30.0, "evaluate": 5.0, "classifier": 100.0, "figures": 2.0}
     grid = publish.sources(tmp_path, {"datasets": ["mnist"], "likelihoods": ["bernoulli"]})
-    assert provenance.job_seconds(grid["benchmarks"], "mnist")["dataset_stages"] == {"train": 7.0, "classifier": 100.0}
+    assert provenance.job_seconds(grid["benchmarks"], "mnist")["dataset_stages"] == {
+        "train": 30.0, "evaluate": 5.0, "classifier": 100.0}
 
 
 def test_study_docs_counts_each_stack_s_logged_training_once_across_resumed_sessions(tmp_path):
@@ -144,17 +152,18 @@ def test_study_docs_counts_each_stack_s_logged_training_once_across_resumed_sess
               ("continuous_bernoulli", "1"): [20.0]}
     for (label, beta), seconds in stacks.items():
         for seed in (0, 1, 2):
-            run = tmp_path / "claims" / "runs" / "mnist" / label / f"beta~{beta}" / f"seed~{seed}"
+            run = tmp_path / "runs" / "mnist" / label / f"beta~{beta}" / f"seed~{seed}"
             run.mkdir(parents=True)
             pd.DataFrame({"epoch": range(1, len(seconds) + 1), "loss": 1.0, "seconds": seconds}).to_csv(
                 run / "log.csv", index=False)
-    (tmp_path / "claims" / "runs" / "mnist" / "continuous_bernoulli" / "beta~1" / "seed~2" / "log.csv").write_text("")
-    diverged = tmp_path / "claims" / "runs" / "mnist" / "bernoulli" / "beta~1" / "seed~1" / "log.csv"
+    (tmp_path / "runs" / "mnist" / "continuous_bernoulli" / "beta~1" / "seed~2" / "log.csv").write_text("")
+    diverged = tmp_path / "runs" / "mnist" / "bernoulli" / "beta~1" / "seed~1" / "log.csv"
     pd.DataFrame({"epoch": [1, 2], "loss": 1.0, "seconds": [10.0, 12.0]}).to_csv(diverged, index=False)  # stopped
-    logged = provenance.logged_training(tmp_path / "claims" / "runs", "mnist")
+    logged = provenance.logged_training(tmp_path / "runs", "mnist")
     assert (logged["seconds"], logged["stacks"], logged["runs"], logged["run_epochs"]) == (71.5, 3, 8, 16)
-    assert provenance.logged_training(tmp_path / "claims" / "runs", "fashion_mnist")["seconds"] == 0
+    assert provenance.logged_training(tmp_path / "runs", "fashion_mnist")["seconds"] == 0
     walls = tmp_path / "claims" / "walls.jsonl"
+    walls.parent.mkdir()
     walls.write_text(json.dumps({"started": 1, "finished": 5}) + "\n\n" + json.dumps({"started": 7, "finished": 9}))
     assert provenance.invocations(walls) == [{"started": 1, "finished": 5}, {"started": 7, "finished": 9}]
     assert provenance.invocations(tmp_path / "none.jsonl") == []

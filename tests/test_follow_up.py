@@ -87,6 +87,11 @@ def test_a_round_over_the_budget_is_refused_with_its_cost():
         F.plan_round(rows, {"mnist": cells()}, spent={"mnist": 40}, budget=240)
 
 
+def test_an_edge_that_is_no_longer_the_edge_plans_nothing():
+    item = {"kind": "edge", "side": "above", "label": "bernoulli", "beta": 10.0}
+    assert F.plan_round(frame(("a", "inconclusive", item)), {"mnist": cells(betas=SWEEP + (33.0,))}).needs == []
+
+
 def test_an_answered_follow_up_plans_nothing_more():
     """After the round that added β 1.7 between 1 and 3, the same row plans nothing again."""
     item = {"kind": "neighbours", "label": "bernoulli", "betas": [1, 3]}
@@ -113,3 +118,75 @@ def test_follow_ups_in_a_configuration_are_checked_at_plan_time_field_by_field()
     assert "did you mean 'seeds'" in problems["claims.follow_ups[0].seed"]
     assert problems["claims.follow_ups[0].betas[0]"].startswith("expected a number")
     assert problems["claims.follow_ups[0].seeds"] == problems["claims.follow_ups[0].why"] == "missing"
+
+
+# ---- the rounds: snakemake replaced by a stand-in that writes the claims table a round would give --------------
+
+FAKE = r'''
+import json, sys, yaml
+from pathlib import Path
+files = sys.argv[sys.argv.index("--configfile") + 1:]
+needs = []
+for f in files:
+    needs = (yaml.safe_load(Path(f).read_text()).get("claims") or {}).get("follow_ups", needs)
+Path("calls.jsonl").open("a").write(json.dumps(files) + "\n")
+edge = {"kind": "edge", "label": "continuous_bernoulli", "beta": 10.0, "side": "above", "grid": [0.1, 0.3, 1, 3, 10]}
+# CB's best β sits at the upper edge until a β past it has run; then the verdict is decided
+settled = any(33.0 in n["betas"] for n in needs)
+row = {"dataset": "mnist", "claim": "cb_needs_larger_beta", "verdict": "holds" if settled else "inconclusive",
+       "follow_up": "" if settled else json.dumps(edge)}
+Path("results/claims").mkdir(parents=True, exist_ok=True)
+import csv
+with open("results/claims/claims.csv", "w", newline="") as fh:
+    w = csv.DictWriter(fh, fieldnames=list(row)); w.writeheader(); w.writerow(row)
+'''
+
+
+def _rounds_workdir(tmp_path, monkeypatch, **claims):
+    import sys
+
+    import yaml
+
+    from workflow_helpers import REPO
+
+    config = yaml.safe_load((REPO / "configs/claims.yaml").read_text())
+    config["datasets"] = ["mnist"]
+    config["claims"].update(claims)
+    (tmp_path / "claims.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "fake_snakemake.py").write_text(FAKE)
+    monkeypatch.chdir(tmp_path)
+    return [sys.executable, str(tmp_path / "fake_snakemake.py")]
+
+
+def test_make_claims_runs_a_round_for_an_edge_and_stops_once_the_verdict_is_decided(tmp_path, monkeypatch, capsys):
+    import json as _json
+
+    import yaml
+
+    from reconloss.plan import rounds
+
+    fake = _rounds_workdir(tmp_path, monkeypatch)
+    assert rounds.main(["--config", "claims.yaml", "--", *fake]) == 0
+    calls = [_json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    assert calls == [["claims.yaml"], ["claims.yaml", "results/claims/follow_up/round~1.yaml"]]
+    round1 = yaml.safe_load((tmp_path / "results/claims/follow_up/round~1.yaml").read_text())["claims"]["follow_ups"]
+    assert [(n["label"], n["betas"]) for n in round1] == [("continuous_bernoulli", [33.0])]  # 10 · 10/3
+    assert yaml.safe_load((tmp_path / "results/claims/follow_up/final.yaml").read_text())["claims"]["follow_ups"] == round1
+    log = [_json.loads(line) for line in (tmp_path / "results/claims/follow_up/rounds.jsonl").read_text().splitlines()]
+    assert log[0]["round"] == 1 and log[0]["cost"]["mnist"] == 3 * round1[0]["epochs"]
+    assert "no verdict asks for more runs after round 1" in capsys.readouterr().out
+
+
+def test_make_claims_stops_at_its_rounds_and_refuses_a_round_over_the_budget(tmp_path, monkeypatch, capsys):
+    from reconloss.plan import rounds
+
+    fake = _rounds_workdir(tmp_path, monkeypatch, rounds=0)
+    assert rounds.main(["--config", "claims.yaml", "--", *fake]) == 0
+    assert len((tmp_path / "calls.jsonl").read_text().splitlines()) == 1
+    assert rounds.main(["--config", "claims.yaml", "--dry-run"]) == 0  # the next round's plan, nothing run
+    assert "continuous_bernoulli β 33" in capsys.readouterr().out
+    (tmp_path / "calls.jsonl").unlink()
+    fake = _rounds_workdir(tmp_path, monkeypatch, follow_up_budget=10)
+    assert rounds.main(["--config", "claims.yaml", "--", *fake]) == 3
+    assert "round 1 refused" in capsys.readouterr().err
+    assert not (tmp_path / "results/claims/follow_up/round~1.yaml").exists()

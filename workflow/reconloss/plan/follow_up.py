@@ -115,6 +115,8 @@ def remedies(item, cells, claim):
             if len(grid) < 2 or side not in ("below", "above"):
                 continue
             edge, inner = (grid[0], grid[1]) if side == "below" else (grid[-1], grid[-2])
+            if item.get("beta") is not None and not math.isclose(float(item["beta"]), edge):
+                continue  # that β is no longer the edge: a β past it has been planned already
             beta = round_sig(edge * edge / inner)
             base = cells[(label, edge)]
             out.append({"label": label, "betas": [beta], "seeds": base.seeds, "epochs": base.epochs,

@@ -31,17 +31,16 @@ from reconloss.report.provenance import provenance
 
 
 def sources(results, config):
-    """Where a run's files lie: the grid's under results/; for a configuration of claims alone, the claims'
-    own under results/claims/ (their tables, figures, wall time and the benchmarks of their tables, verdicts
-    and figures; their packs' benchmarks under results/benchmarks/claims/; the classifier's, the data's and
-    the analytic figures' under results/)."""
+    """Where a run's files lie. The runs and their packs' benchmarks are under results/runs and
+    results/benchmarks for the grid and the claims alike (reconloss.plan.runs); for a configuration of
+    claims alone, the tables, figures, wall time and the benchmarks of the claims' own tables, verdicts
+    and figures are under results/claims/."""
     results = Path(results)
     if claims.claims_only(config):
         root = results / "claims"
         return {"tables": root / "tables", "figures": root / "figures", "wall": root / "wall.json",
-                "walls": root / "walls.jsonl", "runs": root / "runs",
-                "benchmarks": [(results / "benchmarks" / "claims", None), (root / "benchmarks", None),
-                               (results / "benchmarks", ("classifier", "data", "analytic"))]}
+                "walls": root / "walls.jsonl", "runs": results / "runs",
+                "benchmarks": [(results / "benchmarks", None), (root / "benchmarks", None)]}
     return {"tables": results / "tables", "figures": results / "figures", "wall": results / "study_wall.json",
             "walls": None, "runs": results / "runs", "benchmarks": [(results / "benchmarks", None)]}
 
