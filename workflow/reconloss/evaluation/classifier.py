@@ -2,7 +2,9 @@
 
 FID needs features that know what the images show; Inception knows nothing
 of 8x8 digits or 28x28 grey MNIST, so each dataset gets its own classifier
-(as in the continuous-Bernoulli paper). Its features are the penultimate
+(as in the continuous-Bernoulli paper); `classifier.count` of them, alike but
+for the seed, so that a FID verdict can be checked against the choice of
+network (reconloss.evaluation.scores). Its features are the penultimate
 layer's pre-activations: a linear map of the convolutional features, dense
 and of full rank, so their test-set covariance is well conditioned.
 
@@ -18,7 +20,8 @@ batches (no DataLoader), like the VAE trainer; all randomness comes from the
 seed. Outputs of `main`: model.pt (state dict + what rebuilds the net,
 loadable with `weights_only=True`), metrics.json, and test_stats.npz (float64
 mean and covariance of the test set's features, computed once here so no
-evaluation recomputes them).
+evaluation recomputes them); metrics.json also records the test set's
+classifier score.
 """
 
 import argparse
