@@ -11,7 +11,6 @@ import pkgutil
 import re
 import sys
 from collections import Counter
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -142,33 +141,3 @@ def summary_cell(verdicts):
     counts = Counter(verdicts)
     assert set(counts) <= set(VERDICTS), counts
     return " · ".join(f"{v} {counts[v]}" for v in VERDICTS if counts[v])
-
-
-def test_readme_verdict_summary_counts_the_published_verdicts():
-    published, topics = published_verdicts(), claim_topics()
-    assert published, "docs/study has no claims.md"
-    readme = (REPO / "README.md").read_text().splitlines()
-    header = next(i for i, line in enumerate(readme) if line.startswith("| topic | claims |"))
-    columns = [c.strip() for c in readme[header].strip("|").split("|")][2:]
-    assert sorted(columns) == sorted(published), "one column per published data set"
-    rows = {}
-    for line in readme[header + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        topic = re.search(r"\(`(\w+)`\)", cells[0])
-        rows[topic.group(1) if topic else "all"] = cells[1:]
-    for name, verdicts in published.items():
-        unknown = set(verdicts) - set(topics)
-        assert not unknown, f"claims.md of {name} has claims no claims module lists: {unknown}"
-        column = columns.index(name) + 1
-        for topic in sorted(set(topics.values())):
-            mine = [v for c, v in verdicts.items() if topics[c] == topic]
-            if mine:
-                want = [str(len(mine))] + [""] * len(columns)
-                want[column] = summary_cell(mine)
-                got = rows.get(topic)
-                assert got is not None, f"README's summary has no row for (`{topic}`)"
-                assert (got[0], got[column]) == (want[0], want[column]), (topic, name)
-        total = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", rows["all"][column])
-        assert (rows["all"][0], total) == (str(len(verdicts)), summary_cell(verdicts.values())), name
