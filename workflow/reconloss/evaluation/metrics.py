@@ -43,6 +43,8 @@ on the test set):
 - loss_trend, sigma_trend: how much the training loss and log σ still moved per epoch
   over the last epochs of log.csv (reconloss.evaluation.settling); null with too few epochs.
 - outcome: ok, collapsed or diverged (reconloss.evaluation.outcome); status stays training's.
+- colour_*: RGB data only, see reconloss.evaluation.colour (levels at the extremes, Wasserstein-1 distance
+  of λ's and E[x]'s levels from the data's, levels on images with black-and-white elements).
 
 Randomness (posterior samples, dequantization noise, prior samples) comes from
 generators seeded from the run's seed, so the numbers repeat on a CPU. A run
@@ -320,6 +322,13 @@ def compute_metrics(vae, data, settings, extractor, test_stats, inception=None, 
     if inception is not None:
         m["fid_inception"] = _fid_or_none(inc_samples, *inception_stats, "Inception sample FID")
         m["fid_inception_recon"] = _fid_or_none(inc_recon, *inception_stats, "Inception recon FID")
+    images = showcase(r, samples)
+    if r.shape[0] == 3:  # RGB: the colour metrics (reconloss.evaluation.colour); grey data sets are unchanged
+        from reconloss.evaluation.colour import colour_pass
+
+        colour, colour_images = colour_pass(r)
+        m.update(colour)
+        images.update(colour_images)
     m = {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in m.items()}
     m["outcome"] = outcome({"status": "ok", **m})
-    return m, showcase(r, samples), {"samples_grid": samples[:int(r.ev["n_sample_grid"])]}
+    return m, images, {"samples_grid": samples[:int(r.ev["n_sample_grid"])]}

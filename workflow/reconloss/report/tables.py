@@ -28,6 +28,13 @@ METRIC_COLUMNS = [
     "data_p99", "mass_outside", "active_units", "sample_spread", "feature_dim", "sharpness_data",
     "sharpness_mean", "sharpness_param", "fid_stretched", "fid_squeezed", "loss_trend", "sigma_trend",
 ]
+#: RGB data sets only (reconloss.evaluation.colour.KEYS, in its order; a test keeps them equal): after
+#: METRIC_COLUMNS where any run has them, absent otherwise, so a grey data set's summary is unchanged.
+COLOUR_COLUMNS = [
+    "colour_data_extreme", "colour_param_extreme", "colour_mean_extreme", "colour_param_w1", "colour_mean_w1",
+    "colour_bw_images", "colour_bw_data_black", "colour_bw_data_white", "colour_bw_param_black",
+    "colour_bw_param_white", "colour_bw_mean_black", "colour_bw_mean_white",
+]
 #: In metrics.json but not in the summary: bpd, the k-sample ELBO's bits, would be a second,
 #: looser bits/dim column beside iw_bpd.
 OMITTED = {"bpd"}
@@ -56,15 +63,18 @@ def load_metrics(paths):
 
 
 def summary_frame(rows):
-    """One row per run, KEY_COLUMNS first, then the contract's metrics, then any extra keys.
+    """One row per run, KEY_COLUMNS first, then the contract's metrics, the colour metrics where any run
+    has them (RGB data), then any extra keys.
 
     A row without an outcome (metrics written before it existed) gets it from reconloss.evaluation.outcome."""
     import pandas as pd
 
     from reconloss.evaluation.outcome import outcome
 
-    extra = sorted({k for row in rows for k in row} - set(KEY_COLUMNS) - set(METRIC_COLUMNS) - OMITTED)
-    columns = KEY_COLUMNS + METRIC_COLUMNS + extra
+    present = {k for row in rows for k in row}
+    colour = COLOUR_COLUMNS if present & set(COLOUR_COLUMNS) else []
+    extra = sorted(present - set(KEY_COLUMNS) - set(METRIC_COLUMNS) - set(COLOUR_COLUMNS) - OMITTED)
+    columns = KEY_COLUMNS + METRIC_COLUMNS + colour + extra
     records = [{c: row.get(c) for c in columns} for row in rows]
     for rec, row in zip(records, rows):
         if rec["outcome"] is None:
