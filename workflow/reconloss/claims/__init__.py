@@ -3,8 +3,9 @@
 A claim (reconloss.claims.claim.Claim) is one object: the study's sentence, the
 runs that decide it, the quantity, the rule and the figure. The claims live by
 topic: cb (what CB's images show, its range, float32), fid (Bernoulli against CB
-over β), gaussian (fixed, learned and optimal σ), beta. Their statistics have one
-home, reconloss.claims.evidence; the runs they need, reconloss.plan.runs.
+over β), gaussian (fixed, learned and optimal σ), beta, colour (CB on RGB
+images). Their statistics have one home, reconloss.claims.evidence; the runs they
+need, reconloss.plan.runs.
 
 A verdict is "holds" or "does not hold" only when the evidence decides: the rule
 (evidence.VERDICT_RULE) says "inconclusive", with the reason, where seeds are too
@@ -14,12 +15,12 @@ on fabricated summaries, including the cases a careless rule would call "holds".
 Torch-free: pandas and scipy only.
 """
 
-from reconloss.claims import beta, cb, fid, gaussian
+from reconloss.claims import beta, cb, colour, fid, gaussian
 from reconloss.claims.claim import selected
 from reconloss.claims.evidence import VERDICT_RULE, VERDICTS  # noqa: F401  (the rule is part of the contract)
 
 #: Every claim, in the order of claims.md.
-CLAIMS = [*cb.CLAIMS, *fid.CLAIMS, *gaussian.CLAIMS, *beta.CLAIMS]
+CLAIMS = [*cb.CLAIMS, *fid.CLAIMS, *gaussian.CLAIMS, *beta.CLAIMS, *colour.CLAIMS]
 assert len({c.id for c in CLAIMS}) == len(CLAIMS)
 #: The figure where a reader sees each claim's evidence (a reconloss.report.figures stem, or analytic/<stem>).
 CLAIM_FIGURES = {c.id: c.figure for c in CLAIMS}

@@ -8,6 +8,7 @@ configuration's `claims.max_epochs` caps every count (a cut-down run).
 
 from reconloss.claims import CLAIMS, grid_specs
 from reconloss.claims.claim import selected, spec_of
+from reconloss.plan.sizes import DATA_SHAPES
 
 
 def beta_label(beta):
@@ -16,18 +17,23 @@ def beta_label(beta):
 
 
 def plan(claims, config):
-    """{dataset: {label: {"spec": {likelihood, options, train}, "epochs": {β label: epochs}}}}."""
+    """{dataset: {label: {"spec": {likelihood, options, train}, "epochs": {β label: epochs}}}}; a claim
+    that applies to some data sets only (Claim.channels: the colour claims) is planned there alone."""
     settings = config.get("claims") or {}
     cap = settings.get("max_epochs")
-    per_label = {}
-    for claim in selected(claims, settings.get("only")):
-        for need in claim.needs:
-            epochs = min(need.epochs, cap) if cap else need.epochs
-            entry = per_label.setdefault(need.label, {"spec": spec_of(need.label, config), "epochs": {}})
-            for beta in need.betas:
-                key = beta_label(beta)
-                entry["epochs"][key] = max(entry["epochs"].get(key, 0), epochs)
-    return {dataset: per_label for dataset in config["datasets"]}
+    out = {}
+    for dataset in config["datasets"]:
+        per_label = out.setdefault(dataset, {})
+        for claim in selected(claims, settings.get("only")):
+            if not claim.applies_to(DATA_SHAPES.get(dataset)):
+                continue
+            for need in claim.needs:
+                epochs = min(need.epochs, cap) if cap else need.epochs
+                entry = per_label.setdefault(need.label, {"spec": spec_of(need.label, config), "epochs": {}})
+                for beta in need.betas:
+                    key = beta_label(beta)
+                    entry["epochs"][key] = max(entry["epochs"].get(key, 0), epochs)
+    return out
 
 
 def packs(plan_):
