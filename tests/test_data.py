@@ -420,3 +420,44 @@ def test_photo_patches_are_deterministic(photo_patches, tmp_path):
     again = data.load_dataset(out)
     for key in ("train_x", "train_y", "test_x", "test_y"):
         assert torch.equal(again[key], photo_patches[key]), key
+
+
+def test_cifar10_colour_claims_plan_and_train_from_a_local_archive(tmp_path, tiny_cifar):
+    """configs/cifar10-claims.yaml with a folder holding the archive: `snakemake -n claims` plans the colour
+    claims' runs on CIFAR-10, and each planned run trains one step on the archive's images."""
+    import yaml
+
+    from reconloss import claims
+    from reconloss.claims import colour
+    from reconloss.claims.claim import spec_of
+    from reconloss.plan import runs as plan_runs
+    from reconloss.report.publish import load_config
+    from reconloss.training.train import train_pack
+    from workflow_helpers import copy_workflow, planned_jobs, snakemake
+
+    mirror, *_ = tiny_cifar
+    work = copy_workflow(tmp_path / "wf")
+    here = work / "cifar10-here.yaml"
+    here.write_text(yaml.safe_dump({"data": {"mirrors": {"cifar10": [str(mirror)]}}}))
+    proc = snakemake(work, "-n", "claims", "--configfile", "configs/cifar10-claims.yaml", str(here))
+    jobs = planned_jobs(proc)
+    packs = 3 * len(colour.COLOUR_BETAS)  # CB, Bernoulli, fixed-σ Gaussian at each β; 3 seeds per pack
+    assert jobs["claims_train"] == packs and jobs["claims_evaluate"] == packs and jobs["data"] == 1
+    assert jobs["classifier"] == 1 and jobs["claims_verdicts"] == 1
+
+    config = load_config([work / "configs/cifar10-claims.yaml", here])
+    plan = plan_runs.plan(claims.CLAIMS, config)
+    assert set(plan) == {"cifar10"} and set(plan["cifar10"]) == {"continuous_bernoulli", "bernoulli", "gaussian_fixed"}
+    out = tmp_path / "cifar10.pt"
+    data.prepare("cifar10", out, tmp_path / "raw", {"mirrors": config["data"]["mirrors"]["cifar10"]})
+    for label, entry in plan["cifar10"].items():
+        spec = spec_of(label, config)
+        runs = [(tmp_path / "runs" / label / f"beta~{b}" / f"seed~{s}",
+                 {"dataset": "cifar10", "likelihood": label, "likelihood_name": spec["likelihood"],
+                  "likelihood_options": spec["options"], "beta": float(b), "seed": s,
+                  "train": {**config["train"], **spec["train"], "epochs": 1, "device": "cpu"},
+                  "model": config["model"]})
+                for b in entry["epochs"] for s in config["claims"]["seeds"]]
+        statuses = train_pack(out, runs)
+        assert [st["status"] for st in statuses] == ["ok"] * len(runs), label
+        assert all((d / "model.pt").is_file() for d, _ in runs)
