@@ -155,3 +155,19 @@ def test_colour_runs_are_planned_for_rgb_data_only():
         assert all(e["epochs"] == {"1": colour.COLOUR_EPOCHS, "3": colour.COLOUR_EPOCHS}
                    for e in plan[dataset].values())
     assert plan["photo_patches"]["gaussian_fixed"]["spec"]["train"] == {"grad_clip": None}
+
+
+def test_colour_configuration_plans_what_its_comment_states():
+    from reconloss.report.publish import load_config
+
+    path = plan_runs.__file__.rsplit("/workflow/", 1)[0] + "/configs/colour.yaml"
+    config = load_config([path])
+    plan = plan_runs.plan(claims.CLAIMS, config)
+    packs = plan_runs.packs(plan)
+    seeds = len(config["claims"]["seeds"])
+    run_epochs = sum(plan[d][label]["epochs"][b] * seeds for d, label, b in packs)
+    text = open(path).read()
+    assert config["datasets"] == ["photo_patches"] and len(packs) == 6 and seeds == 3
+    assert f"{len(packs)} packs, {len(packs) * seeds} runs of {colour.COLOUR_EPOCHS} epochs = {run_epochs} run-epochs" \
+        in text
+    assert config["model"]["channels"] == [32, 64, 128] and "32, 64, 128" in text
