@@ -122,3 +122,40 @@ def test_summary_places_colour_columns_only_where_runs_have_them():
     assert cols[cols.index("sigma_trend") + 1:cols.index("sigma_trend") + 1 + len(COLOUR_COLUMNS)] == COLOUR_COLUMNS
     assert cols[-1] == "zzz_extra"
     assert COLOUR_COLUMNS == colour.KEYS
+
+
+@pytest.mark.parametrize("shape", [(3, 16, 16), (1, 16, 16)])
+def test_compute_metrics_adds_the_colour_metrics_for_rgb_data_only(shape):
+    """An untrained CB conv VAE through the whole evaluation: RGB data gains the colour metrics and their images
+    (equal to a direct colour_pass), grey data is as before."""
+    from reconloss.evaluation import metrics
+    from reconloss.training.vae import build_vae
+
+    torch.manual_seed(0)
+    settings = {"likelihood_name": "continuous_bernoulli", "beta": 1.0, "seed": 0,
+                "train": {"latent_dim": 4}, "model": {"arch": "conv", "channels": [8, 16], "hidden": [16]},
+                "evaluate": {"fid_samples": 40, "iw_samples": 1, "batch_size": 16, "n_images": 4,
+                             "n_sample_grid": 4, "device": "cpu"}}
+    vae = build_vae(settings, shape).eval()
+    x = torch.randint(0, 256, (30, *shape), dtype=torch.uint8)
+    x[:5, :, :8] = 0
+    x[:5, :, 8:] = 255  # five black-and-white images
+    data = {"test_x": x, "test_y": torch.arange(30) % 3, "scale": 255.0}
+    proj = torch.randn(int(np.prod(shape)), 3)
+
+    def extractor(images):
+        return images.flatten(1) @ proj
+
+    feats = extractor(x.float() / 255)
+    stats_ = (feats.mean(0).numpy(), np.cov(feats.numpy(), rowvar=False))
+    m, images, _ = metrics.compute_metrics(vae, data, settings, extractor, stats_)
+    if shape[0] == 1:
+        assert not [k for k in m if k.startswith("colour_")] and not [k for k in images if k.startswith("colour_")]
+        return
+    assert set(colour.KEYS) <= set(m) and m["colour_bw_images"] == 5
+    assert m["colour_bw_data_white"] == 1.0 and m["colour_bw_data_black"] == 0.0
+    run = metrics.Run(vae, data, settings, extractor, stats_)
+    direct, direct_images = colour.colour_pass(run)
+    assert all(m[k] == pytest.approx(direct[k]) for k in colour.KEYS)
+    assert torch.equal(images["colour_indices"], direct_images["colour_indices"])
+    assert images["colour_original"].shape == (4, *shape)
