@@ -171,3 +171,12 @@ def test_colour_configuration_plans_what_its_comment_states():
     assert f"{len(packs)} packs, {len(packs) * seeds} runs of {colour.COLOUR_EPOCHS} epochs = {run_epochs} run-epochs" \
         in text
     assert config["model"]["channels"] == [32, 64, 128] and "32, 64, 128" in text
+
+
+def test_the_claim_states_the_evaluations_thresholds():
+    from reconloss.evaluation import colour as metrics_colour
+
+    text = colour.CLAIMS[1].quantity
+    assert f"≥ {metrics_colour.BW_MIN_SHARE:.0%}".replace("%", " %") in text
+    assert f"≤ {metrics_colour.BLACK:g}" in text and f"≥ {metrics_colour.WHITE:g}" in text
+    assert f"≤ {metrics_colour.LOW:g} or ≥ {metrics_colour.HIGH:g}" in colour.CLAIMS[0].quantity

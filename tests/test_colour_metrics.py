@@ -50,11 +50,12 @@ def bw_image(black, white, size=10):
 
 
 def test_bw_indices_need_both_shares_and_order_by_the_smaller():
-    images = torch.stack([bw_image(30, 4), bw_image(10, 10), bw_image(0, 50), bw_image(20, 6), bw_image(5, 40)])
-    # shares (black, white): (.3,.04) (.1,.1) (0,.5) (.2,.06) (.05,.4) -> smaller: .04 .1 0 .06 .05
-    assert colour.bw_indices(images).tolist() == [1, 3, 4]
+    images = torch.stack([bw_image(30, 8), bw_image(10, 10), bw_image(0, 50), bw_image(20, 12), bw_image(15, 40)])
+    # shares (black, white): (.3,.08) (.1,.1) (0,.5) (.2,.12) (.15,.4) -> smaller: .08 .1 0 .12 .15
+    assert colour.BW_MIN_SHARE == 0.1
+    assert colour.bw_indices(images).tolist() == [4, 3, 1]
     black, white = colour.bw_masks(images)
-    assert black[0].sum() == 30 and white[0].sum() == 4
+    assert black[0].sum() == 30 and white[0].sum() == 8
     # a pixel is near black only when every channel is: a dark red pixel is not
     red = torch.zeros(1, 3, 1, 1)
     red[0, 0] = 0.5

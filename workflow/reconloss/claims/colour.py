@@ -215,7 +215,7 @@ CLAIMS = [
           "colour_image", NEEDS, lambda_oversaturated, channels=3),
     Claim("colour_black_white_elements",
           "On a colour image with black and white elements CB's λ is overblown while its E[x] is too dark.",
-          "on test images with ≥ 5 % near-black (every channel ≤ 0.1) and ≥ 5 % near-white (every channel ≥ 0.9) "
+          "on test images with ≥ 10 % near-black (every channel ≤ 0.1) and ≥ 10 % near-white (every channel ≥ 0.9) "
           "pixels: the mean level of λ, E[x] and the data on those regions, against Bernoulli's and the fixed-σ "
           "Gaussian's E[x]",
           "per β: λ clearly whiter than the data on white and blacker on black, CB's E[x] clearly darker than the "

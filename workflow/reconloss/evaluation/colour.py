@@ -27,7 +27,7 @@ LOW, HIGH = 0.02, 0.98
 #: A pixel is near black when its brightest channel is at most BLACK, near white when its darkest is at least WHITE.
 BLACK, WHITE = 0.1, 0.9
 #: A black-and-white test image: at least this share of its pixels near black, and at least as many near white.
-BW_MIN_SHARE = 0.05
+BW_MIN_SHARE = 0.1
 #: Black-and-white test images kept in images.pt for the figures.
 BW_KEEP = 4
 
