@@ -37,7 +37,7 @@ def summary(changes=None, betas=(1.0, 3.0), noise=1.0, labels=tuple(BASE)):
             cell = {**BASE[label], **(changes or {}).get((label, beta), {})}
             for seed, j in zip(SEEDS, JITTER):
                 row = {"dataset": "photo_patches", "likelihood": label, "likelihood_name": label, "beta": beta,
-                       "seed": seed, "status": "ok", "outcome": "ok", "epochs": 12, **DATA}
+                       "seed": seed, "status": "ok", "outcome": "ok", "epochs": 12, "loss_trend": 0.002, **DATA}
                 row.update({k: v + noise * j for k, v in cell.items()})
                 rows.append(row)
     return pd.DataFrame(rows)
@@ -180,3 +180,11 @@ def test_the_claim_states_the_evaluations_thresholds():
     assert f"≥ {metrics_colour.BW_MIN_SHARE:.0%}".replace("%", " %") in text
     assert f"≤ {metrics_colour.BLACK:g}" in text and f"≥ {metrics_colour.WHITE:g}" in text
     assert f"≤ {metrics_colour.LOW:g} or ≥ {metrics_colour.HIGH:g}" in colour.CLAIMS[0].quantity
+
+
+@pytest.mark.parametrize("test", [colour.lambda_oversaturated, colour.black_white_elements])
+def test_a_loss_still_moving_is_not_judged(test):
+    df = summary()
+    df.loc[df["likelihood"] == "bernoulli", "loss_trend"] = -0.05
+    out = judge(test, df)
+    assert out["verdict"] == "inconclusive" and "still moving" in out["reason"] and "holds" in out["reason"]
