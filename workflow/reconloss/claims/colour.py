@@ -199,7 +199,8 @@ def black_white_elements(df, specs):
         for comp in COMPARATORS:
             spread = Spread.pooled([*white[CB].values(), *white[comp].values()])
             parts.above(beta, f"E[x] darker than {comp}'s on white", white[comp].get(beta, Stat()),
-                        white[CB].get(beta, Stat()), spread, text=f"β {beta:g}: {comp} − CB E[x] on white {{est:+.3g}}")
+                        white[CB].get(beta, Stat()), spread,
+                        text=f"β {beta:g}: {comp} − CB E[x] on white {{est:+.3g}}")
     n_images = int(finished(of(df, CB), "colour_bw_images")["colour_bw_images"].max())
     numbers = (f"{n_images} test images with black-and-white elements; on their white / black pixels: data "
                f"{_mean_text(df, CB, 'colour_bw_data_white')} / {_mean_text(df, CB, 'colour_bw_data_black')}, CB λ "
@@ -221,8 +222,8 @@ CLAIMS = [
           "colour_image", NEEDS, lambda_oversaturated, channels=3),
     Claim("colour_black_white_elements",
           "On a colour image with black and white elements CB's λ is overblown while its E[x] is too dark.",
-          "on test images with ≥ 10 % near-black (every channel ≤ 0.1) and ≥ 10 % near-white (every channel ≥ 0.9) "
-          "pixels: the mean level of λ, E[x] and the data on those regions, against Bernoulli's and the fixed-σ "
+          "on test images with ≥ 10 % near-black (every channel ≤ 0.1) and ≥ 10 % near-white (every channel "
+          "≥ 0.9) pixels: the mean level of λ, E[x] and the data on those regions, against Bernoulli's and the fixed-σ "
           "Gaussian's E[x]",
           "per β: λ clearly whiter than the data on white and blacker on black, CB's E[x] clearly darker than the "
           "data and than each comparator's on white; holds when every part is clear at every β (Holm, α "
