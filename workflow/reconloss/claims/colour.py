@@ -223,8 +223,8 @@ CLAIMS = [
     Claim("colour_black_white_elements",
           "On a colour image with black and white elements CB's λ is overblown while its E[x] is too dark.",
           "on test images with ≥ 10 % near-black (every channel ≤ 0.1) and ≥ 10 % near-white (every channel "
-          "≥ 0.9) pixels: the mean level of λ, E[x] and the data on those regions, against Bernoulli's and the fixed-σ "
-          "Gaussian's E[x]",
+          "≥ 0.9) pixels: the mean level of λ, E[x] and the data on those regions, against Bernoulli's and the "
+          "fixed-σ Gaussian's E[x]",
           "per β: λ clearly whiter than the data on white and blacker on black, CB's E[x] clearly darker than the "
           "data and than each comparator's on white; holds when every part is clear at every β (Holm, α "
           f"{ALPHA:g}), does not hold when an opposite is clear at some β; a loss still moving: inconclusive",
