@@ -32,7 +32,6 @@ def main():
 
     torch.set_num_threads(1)
     from reconloss.data.datasets import load_dataset, prepare
-    from reconloss.evaluation.classifier import train_classifier  # noqa: F401  (import cost outside timing)
     from reconloss.training.train import train_pack
 
     config = yaml.safe_load(open(args.config))
