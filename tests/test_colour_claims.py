@@ -188,3 +188,10 @@ def test_a_loss_still_moving_is_not_judged(test):
     df.loc[df["likelihood"] == "bernoulli", "loss_trend"] = -0.05
     out = judge(test, df)
     assert out["verdict"] == "inconclusive" and "still moving" in out["reason"] and "holds" in out["reason"]
+
+
+def test_bw_black_regions_are_shown_not_judged():
+    """λ greyer than the data on the black regions: the post speaks of brightness, the verdict stays."""
+    df = summary({("continuous_bernoulli", b): {"colour_bw_param_black": 0.2} for b in (1.0, 3.0)})
+    out = judge(colour.black_white_elements, df)
+    assert out["verdict"] == "holds" and "CB λ 0.99 / 0.2" in out["numbers"]

@@ -9,10 +9,10 @@ parameter (Bernoulli, and the Gaussian with a fixed σ):
   no further from the data's (Wasserstein-1, per channel) than each comparator's
   by more than W1_MARGIN;
 - black-and-white elements: on the test images with large near-black and
-  near-white regions (reconloss.evaluation.colour.bw_indices), CB's λ lies beyond
-  the data at both ends (whiter on the white, blacker on the black), and CB's
-  E[x] on the white regions is clearly darker than the data and than each
-  comparator's.
+  near-white regions (reconloss.evaluation.colour.bw_indices), CB's λ on the white
+  regions is clearly whiter than the data (overblown), and CB's E[x] there clearly
+  darker than the data and than each comparator's (too dark). The post speaks of
+  brightness: the black regions' levels are shown in the row, not judged.
 
 Decided per β: every part is a one-sided t-test over seeds (the spread pooled
 over the β cells it uses); "holds" when Holm's procedure rejects every part at
@@ -187,13 +187,11 @@ def black_white_elements(df, specs):
     cols = ("colour_bw_data_white", "colour_bw_data_black", "colour_bw_param_white", "colour_bw_param_black",
             "colour_bw_mean_white")
     over_white = cells(df, CB, _value("colour_bw_param_white", "colour_bw_data_white"), *cols)
-    over_black = cells(df, CB, _value("colour_bw_data_black", "colour_bw_param_black"), *cols)
     dark = cells(df, CB, _value("colour_bw_data_white", "colour_bw_mean_white"), *cols)
     white = {label: cells(df, label, _value("colour_bw_mean_white"), "colour_bw_mean_white") for label in labels}
     parts = Parts()
     for beta in grid:
         for name, c, fmt in (("λ whiter than the data's white", over_white, "λ − data on white {est:+.3g}"),
-                             ("λ blacker than the data's black", over_black, "data − λ on black {est:+.3g}"),
                              ("E[x] darker than the data's white", dark, "data − E[x] on white {est:+.3g}")):
             parts.above(beta, name, c.get(beta, Stat()), None, Spread.pooled(c.values()), text=f"β {beta:g}: {fmt}")
         for comp in COMPARATORS:
@@ -225,9 +223,10 @@ CLAIMS = [
           "on test images with ≥ 10 % near-black (every channel ≤ 0.1) and ≥ 10 % near-white (every channel "
           "≥ 0.9) pixels: the mean level of λ, E[x] and the data on those regions, against Bernoulli's and the "
           "fixed-σ Gaussian's E[x]",
-          "per β: λ clearly whiter than the data on white and blacker on black, CB's E[x] clearly darker than the "
-          "data and than each comparator's on white; holds when every part is clear at every β (Holm, α "
-          f"{ALPHA:g}), does not hold when an opposite is clear at some β; a loss still moving: inconclusive",
+          "per β, on the white regions: λ clearly whiter than the data, CB's E[x] clearly darker than the data and "
+          "than each comparator's (black regions shown, not judged); holds when every part is clear at every β "
+          f"(Holm, α {ALPHA:g}), does not hold when an opposite is clear at some β; a loss still moving: "
+          "inconclusive",
           "colour_image", NEEDS, black_white_elements, channels=3),
 ]
 assert all(n.label in LABEL_SPECS or n.label in (CB, BERNOULLI) for c in CLAIMS for n in c.needs)
