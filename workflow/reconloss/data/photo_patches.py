@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: (name, loader) of each photograph, in label order: only files inside the wheels, no download.
+#: The photographs, in label order (load_photograph): files inside the two wheels, no download.
 PHOTOGRAPHS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle", "china", "flower")
 PATCH = 32
 #: Grid step of the patches inside each region: neighbours share half their pixels.
