@@ -333,3 +333,131 @@ def test_cifar10_bad_member_checksum_is_named(tmp_path, tiny_cifar, monkeypatch)
     msg = str(e.value)
     assert "data_batch_3" in msg and wrong in msg and actual in msg
     assert not out.exists() and not (tmp_path / "raw" / "cifar-10-batches-py").exists()
+
+
+# ----------------------------------------------------------------------------- photo patches
+
+PHOTO_FILES = {"astronaut": "skimage/astronaut.png", "coffee": "skimage/coffee.png", "chelsea": "skimage/chelsea.png",
+               "rocket": "skimage/rocket.jpg", "motorcycle": "skimage/motorcycle_left.png",
+               "china": "sklearn/china.jpg", "flower": "sklearn/flower.jpg"}
+
+
+def photo_file(name) -> Path:
+    """The photograph's file inside the installed wheel (no download)."""
+    import skimage.data
+    import sklearn.datasets
+
+    package, filename = PHOTO_FILES[name].split("/")
+    root = Path(skimage.data.__file__).parent if package == "skimage" else \
+        Path(sklearn.datasets.__file__).parent / "images"
+    return root / filename
+
+
+@pytest.fixture(scope="module")
+def photo_patches(tmp_path_factory):
+    out = tmp_path_factory.mktemp("photo_patches") / "photo_patches.pt"
+    data.prepare("photo_patches", out, out.parent / "raw")
+    return data.load_dataset(out)
+
+
+def expected_patches(image):
+    """Independently: test = the rightmost round(0.2 W / 32) (>= 1) patch widths; patches every 16 pixels."""
+    h, w, _ = image.shape
+    band = 32 * max(1, int(np.floor(0.2 * w / 32 + 0.5)))
+    split = w - band
+    out = {}
+    for key, (lo, hi) in (("train", (0, split)), ("test", (split, w))):
+        out[key] = [image[r:r + 32, c:c + 32].transpose(2, 0, 1)
+                    for r in range(0, h - 31, 16) for c in range(lo, hi - 31, 16)]
+    return out, split
+
+
+def test_photo_patches_are_the_bundled_photographs_cut_apart(photo_patches):
+    from PIL import Image
+
+    ds = photo_patches
+    assert ds["classes"] == list(PHOTO_FILES) and ds["scale"] == 255.0 and data.data_shape(ds) == (3, 32, 32)
+    assert ds["train_x"].dtype == torch.uint8 and ds["train_x"].is_contiguous()
+    assert len(ds["train_x"]) >= 5000 and len(ds["test_x"]) >= 1000
+    for split in ("train", "test"):
+        # photographs in label order, each a contiguous block of patches
+        assert ds[f"{split}_y"].tolist() == sorted(ds[f"{split}_y"].tolist())
+    starts = {"train": 0, "test": 0}
+    for label, name in enumerate(PHOTO_FILES):
+        path = photo_file(name)
+        assert path.is_file(), f"{path} is not in the installed package"
+        image = np.asarray(Image.open(path).convert("RGB"))
+        expected, split_col = expected_patches(image)
+        assert 0 < split_col < image.shape[1] - 31
+        for split in ("train", "test"):
+            x = ds[f"{split}_x"].numpy()
+            y = ds[f"{split}_y"].numpy()
+            n = len(expected[split])
+            assert (y == label).sum() == n, (name, split)
+            block = x[starts[split]:starts[split] + n]
+            assert np.array_equal(block, np.stack(expected[split])), (name, split)
+            assert (y[starts[split]:starts[split] + n] == label).all()
+            starts[split] += n
+
+
+def test_photo_patches_train_and_test_share_no_pixel():
+    """Every training patch ends left of the photograph's split column; every test patch starts at or after it."""
+    from reconloss.data import photo_patches as pp
+
+    for name in pp.PHOTOGRAPHS:
+        h, w, _ = pp.load_photograph(name).shape
+        split = pp.split_column(w)
+        train = pp.patch_origins(h, 0, split)
+        test = pp.patch_origins(h, split, w)
+        assert train and test
+        assert max(c for _, c in train) + pp.PATCH <= split <= min(c for _, c in test)
+        assert max(c for _, c in test) + pp.PATCH <= w and max(r for r, _ in test) + pp.PATCH <= h
+
+
+def test_photo_patches_are_deterministic(photo_patches, tmp_path):
+    out = tmp_path / "again.pt"
+    data.main(["--dataset", "photo_patches", "--out", str(out), "--raw-dir", str(tmp_path / "raw")])
+    again = data.load_dataset(out)
+    for key in ("train_x", "train_y", "test_x", "test_y"):
+        assert torch.equal(again[key], photo_patches[key]), key
+
+
+def test_cifar10_colour_claims_plan_and_train_from_a_local_archive(tmp_path, tiny_cifar):
+    """configs/cifar10-claims.yaml with a folder holding the archive: `snakemake -n claims` plans the colour
+    claims' runs on CIFAR-10, and each planned run trains one step on the archive's images."""
+    import yaml
+
+    from reconloss import claims
+    from reconloss.claims import colour
+    from reconloss.claims.claim import spec_of
+    from reconloss.plan import runs as plan_runs
+    from reconloss.report.publish import load_config
+    from reconloss.training.train import train_pack
+    from workflow_helpers import copy_workflow, planned_jobs, snakemake
+
+    mirror, *_ = tiny_cifar
+    work = copy_workflow(tmp_path / "wf")
+    here = work / "cifar10-here.yaml"
+    here.write_text(yaml.safe_dump({"data": {"mirrors": {"cifar10": [str(mirror)]}}}))
+    proc = snakemake(work, "-n", "claims", "--configfile", "configs/cifar10-claims.yaml", str(here))
+    jobs = planned_jobs(proc)
+    packs = 3 * len(colour.COLOUR_BETAS)  # CB, Bernoulli, fixed-σ Gaussian at each β; 3 seeds per pack
+    assert jobs["claims_train"] == packs and jobs["claims_evaluate"] == packs and jobs["data"] == 1
+    assert jobs["classifier"] == 1 and jobs["claims_verdicts"] == 1
+
+    config = load_config([work / "configs/cifar10-claims.yaml", here])
+    plan = plan_runs.plan(claims.CLAIMS, config)
+    assert set(plan) == {"cifar10"} and set(plan["cifar10"]) == {"continuous_bernoulli", "bernoulli", "gaussian_fixed"}
+    out = tmp_path / "cifar10.pt"
+    data.prepare("cifar10", out, tmp_path / "raw", {"mirrors": config["data"]["mirrors"]["cifar10"]})
+    for label, entry in plan["cifar10"].items():
+        spec = spec_of(label, config)
+        runs = [(tmp_path / "runs" / label / f"beta~{b}" / f"seed~{s}",
+                 {"dataset": "cifar10", "likelihood": label, "likelihood_name": spec["likelihood"],
+                  "likelihood_options": spec["options"], "beta": float(b), "seed": s,
+                  "train": {**config["train"], **spec["train"], "epochs": 1, "device": "cpu"},
+                  "model": config["model"]})
+                for b in entry["epochs"] for s in config["claims"]["seeds"]]
+        statuses = train_pack(out, runs)
+        assert [st["status"] for st in statuses] == ["ok"] * len(runs), label
+        assert all((d / "model.pt").is_file() for d, _ in runs)

@@ -40,7 +40,7 @@ PACKAGE = Path(__file__).resolve().parent
 LIKELIHOOD_OPTIONS_FILE = PACKAGE / "likelihoods" / "options.json"
 
 #: Dataset names, in the order of reconloss.data.datasets.DATASETS (a test keeps them equal).
-DATASET_NAMES = ["digits", "mnist", "fashion_mnist", "cifar10"]
+DATASET_NAMES = ["digits", "mnist", "fashion_mnist", "cifar10", "photo_patches"]
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:[0-9]+)?|mps)$"
 DEVICE_HELP = "auto (the GPU when one is visible, else the CPU), cpu, cuda, cuda:N or mps"
 
@@ -227,7 +227,9 @@ CLASSIFIER_RECIPES = {
 
 #: Top-level keys that are not sections: (required, help). The grid has no default: a configuration says what to run.
 TOP_LEVEL = {
-    "datasets": (True, "datasets of the grid: " + ", ".join(DATASET_NAMES) + " (digits: scikit-learn, offline)"),
+    "datasets": (True, "datasets of the grid: " + ", ".join(DATASET_NAMES) + " (digits: scikit-learn; "
+                       "photo_patches: patches of the photographs scikit-image and scikit-learn ship, a colour "
+                       "stand-in for cifar10; both offline)"),
     "likelihoods": (True, "likelihoods of the grid, by name (README.md, The likelihoods)"),
     "betas": (True, "β values of the grid (> 0)"),
     "seeds": (True, "seeds of the grid (integers >= 0)"),

@@ -163,7 +163,7 @@ def classifier_settings(w):
 
 # Memory and time scale with the dataset and grow with each retry (profiles
 # retry a failed job once: one killed for memory or time gets more of both).
-DATASET_SCALE = {"digits": 1, "mnist": 4, "fashion_mnist": 4, "cifar10": 8}
+DATASET_SCALE = {"digits": 1, "mnist": 4, "fashion_mnist": 4, "cifar10": 8, "photo_patches": 2}
 
 
 # The classifier takes 2 threads, but only where more than 2 cores are free to share: on a

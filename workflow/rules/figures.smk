@@ -25,6 +25,7 @@ FIGURE_REPORT = {
     "divergence": ("Training", "Divergence map"),
     "sigma": ("Training", "Learned and predicted sigma over training"),
     "settling": ("Training", "How much the loss still moved"),
+    "colour_image": ("Evaluation", "Continuous Bernoulli on colour images: data, lambda and expected value"),
 }
 FIGURE_DIR = "results/figures"
 TABLE_DIR = "results/tables"

@@ -4,8 +4,9 @@ A claim (reconloss.claims.claim.Claim) is one object: the study's sentence, the
 runs that decide it, the quantity, the rule and the figure. The claims live by
 topic: cb (what CB's images show, its range, float32), fid (Bernoulli against CB
 over β), gaussian (fixed, learned and optimal σ), beta, choice (which likelihood
-to choose), scores (what image measures see), sigma (σ beyond fixed and learned). Their statistics have one
-home, reconloss.claims.evidence; the runs they need, reconloss.plan.runs.
+to choose), scores (what image measures see), sigma (σ beyond fixed and learned), colour (CB on
+RGB images). Their statistics have one home, reconloss.claims.evidence; the runs they need,
+reconloss.plan.runs.
 
 A verdict is "holds" or "does not hold" only when the evidence decides: the rule
 (evidence.VERDICT_RULE) says "inconclusive", with the reason, where seeds are too
@@ -29,13 +30,14 @@ A summary with two rows of one (dataset, label, β, seed) is refused with an err
 runs with a non-finite value a claim reads are named in that claim's `runs`.
 """
 
-from reconloss.claims import beta, cb, choice, evidence, fid, followup, gaussian, scores, sigma
+from reconloss.claims import beta, cb, choice, colour, evidence, fid, followup, gaussian, scores, sigma
 from reconloss.claims.claim import selected
 from reconloss.claims.inventory import ANALYTIC, INVENTORY, RUNS, UNTESTABLE
 from reconloss.claims.evidence import VERDICT_RULE, VERDICTS, verdict_rule  # noqa: F401  (the rule is the contract)
 
 #: Every claim, in the order of claims.md.
-CLAIMS = [*cb.CLAIMS, *fid.CLAIMS, *gaussian.CLAIMS, *beta.CLAIMS, *choice.CLAIMS, *scores.CLAIMS, *sigma.CLAIMS]
+CLAIMS = [*cb.CLAIMS, *fid.CLAIMS, *gaussian.CLAIMS, *beta.CLAIMS, *choice.CLAIMS, *scores.CLAIMS,
+          *sigma.CLAIMS, *colour.CLAIMS]
 assert len({c.id for c in CLAIMS}) == len(CLAIMS)
 #: The figure where a reader sees each claim's evidence (a reconloss.report.figures stem, or analytic/<stem>).
 CLAIM_FIGURES = {c.id: c.figure for c in CLAIMS}

@@ -78,7 +78,9 @@ class Claim:
     statement: the study's claim in one sentence; quantity: what is measured;
     rule: how the verdict follows from it; figure: the stem of the figure that
     shows it; needs: the runs that decide it; test(df, specs) -> {numbers, runs,
-    verdict, reason} on one dataset's summary rows.
+    verdict, reason} on one dataset's summary rows; channels: the data channels the
+    claim applies to (3: RGB data sets only; None: every data set), so that its runs
+    are planned only there.
     """
 
     id: str
@@ -88,6 +90,11 @@ class Claim:
     figure: str
     needs: tuple
     test: Callable
+    channels: int | None = None
+
+    def applies_to(self, data_shape):
+        """Whether the claim's runs belong to a data set of this (C, H, W) shape (None: unknown, yes)."""
+        return self.channels is None or data_shape is None or int(data_shape[0]) == self.channels
 
     def needs_text(self):
         return "; ".join(n.text() for n in self.needs) or "none (analytic)"

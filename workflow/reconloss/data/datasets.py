@@ -94,6 +94,20 @@ def _prepare_digits(spec: Dataset, raw_dir: Path, settings: dict) -> dict:
     }
 
 
+def _prepare_photo_patches(spec: Dataset, raw_dir: Path, settings: dict) -> dict:
+    """32x32 RGB patches of the photographs scikit-image and scikit-learn ship (reconloss.data.photo_patches):
+    a colour set that needs no download; train and test from separate regions of each photograph."""
+    from reconloss.data import photo_patches
+
+    built = photo_patches.build()
+    return {
+        "name": spec.name,
+        **{key: torch.from_numpy(built[key]).contiguous() for key in ("train_x", "train_y", "test_x", "test_y")},
+        "scale": 255.0,
+        "classes": built["classes"],
+    }
+
+
 # ----------------------------------------------------------------------------- fetching
 
 
@@ -282,6 +296,7 @@ DATASETS: dict[str, Dataset] = {
     "mnist": Dataset("mnist", (1, 28, 28), 255.0, _prepare_mnist_like, "MNIST"),
     "fashion_mnist": Dataset("fashion_mnist", (1, 28, 28), 255.0, _prepare_mnist_like, "FashionMNIST"),
     "cifar10": Dataset("cifar10", (3, 32, 32), 255.0, _prepare_cifar, "CIFAR10"),
+    "photo_patches": Dataset("photo_patches", (3, 32, 32), 255.0, _prepare_photo_patches),
 }
 
 

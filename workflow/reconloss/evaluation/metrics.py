@@ -50,6 +50,8 @@ on the test set):
   data_classifier_score: the test set's.
 - sigma_always_black, sigma_other, sigma_image_p10, sigma_image_p90: where a Gaussian's
   σ differs (reconloss.evaluation.sigma).
+- colour_*: RGB data only, see reconloss.evaluation.colour (levels at the extremes, Wasserstein-1 distance
+  of λ's and E[x]'s levels from the data's, levels on images with black-and-white elements).
 
 Randomness (posterior samples, dequantization noise, prior samples) comes from
 generators seeded from the run's seed, so the numbers repeat on a CPU. A run
@@ -332,6 +334,13 @@ def compute_metrics(vae, data, settings, nets, inception=None, inception_stats=N
     if inception is not None:
         m["fid_inception"] = fid_or_none(inc_samples, *inception_stats, "Inception sample FID")
         m["fid_inception_recon"] = fid_or_none(inc_recon, *inception_stats, "Inception recon FID")
+    images = showcase(r, samples)
+    if r.shape[0] == 3:  # RGB: the colour metrics (reconloss.evaluation.colour); grey data sets are unchanged
+        from reconloss.evaluation.colour import colour_pass
+
+        colour, colour_images = colour_pass(r)
+        m.update(colour)
+        images.update(colour_images)
     m = {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in m.items()}
     m["outcome"] = outcome({"status": "ok", **m})
-    return m, showcase(r, samples), {"samples_grid": samples[:int(r.ev["n_sample_grid"])]}
+    return m, images, {"samples_grid": samples[:int(r.ev["n_sample_grid"])]}

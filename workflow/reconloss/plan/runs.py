@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from reconloss.claims import CLAIMS, grid_specs
 from reconloss.claims.claim import selected, spec_of
+from reconloss.plan.sizes import DATA_SHAPES
 
 RUNS_ROOT = "results/runs"
 CONSUMERS = ("grid", "claims")
@@ -114,6 +115,8 @@ def demands(config, claims=CLAIMS):
     own_seeds = [int(s) for s in settings.get("seeds") or []]
     for dataset in config["datasets"]:
         for claim in selected(claims, settings.get("only")):
+            if not claim.applies_to(DATA_SHAPES.get(dataset)):
+                continue  # a claim about colour images (Claim.channels) is planned on RGB data sets alone
             for need in claim.needs:
                 spec = spec_of(need.label, config)
                 epochs = min(need.epochs, cap) if cap else need.epochs

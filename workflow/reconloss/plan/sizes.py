@@ -10,7 +10,8 @@ holds these counts to the real modules of every likelihood and architecture.
 import math
 
 #: data shape (C, H, W) per dataset, as reconloss.data.datasets's registry has it (tested).
-DATA_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+DATA_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32),
+               "photo_patches": (3, 32, 32)}
 #: decoder channels per data channel where not 1 (channels_per_data_channel of the likelihood classes).
 _CHANNELS_PER_DATA_CHANNEL = {"gaussian_predicted_pixel": 2, "truncated_gaussian": 2, "beta": 2,
                               "discretized_logistic": 2, "categorical": 256}

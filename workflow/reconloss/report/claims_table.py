@@ -16,7 +16,8 @@ from reconloss.io import atomic_path
 from reconloss.report.tables import html_page
 
 #: How a data set is named in headings and table heads (others go by their key).
-DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR-10", "digits": "digits"}
+DATASET_TITLES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR-10", "digits": "digits",
+                  "photo_patches": "photo patches (stand-in for CIFAR-10)"}
 
 #: The fields of a claim's section in claims.md, in order, with their headings.
 CLAIM_FIELDS = (("verdict", "Verdict"), ("reason", "Why"), ("quantity", "Quantity"), ("rule", "Rule"),

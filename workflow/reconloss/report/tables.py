@@ -33,6 +33,13 @@ METRIC_COLUMNS = [
 ]
 #: A metric under FID classifier k (reconloss.evaluation.scores): `{metric}_c{k}`.
 PER_CLASSIFIER = re.compile(r"^(?P<metric>.+)_c(?P<k>[0-9]+)$")
+#: RGB data sets only (reconloss.evaluation.colour.KEYS, in its order; a test keeps them equal): after
+#: METRIC_COLUMNS where any run has them, absent otherwise, so a grey data set's summary is unchanged.
+COLOUR_COLUMNS = [
+    "colour_data_extreme", "colour_param_extreme", "colour_mean_extreme", "colour_param_w1", "colour_mean_w1",
+    "colour_bw_images", "colour_bw_data_black", "colour_bw_data_white", "colour_bw_param_black",
+    "colour_bw_param_white", "colour_bw_mean_black", "colour_bw_mean_white",
+]
 #: In metrics.json but not in the summary: bpd, the k-sample ELBO's bits, would be a second,
 #: looser bits/dim column beside iw_bpd.
 OMITTED = {"bpd"}
@@ -77,8 +84,9 @@ def per_classifier_columns(keys):
 
 
 def summary_frame(rows):
-    """One row per run, KEY_COLUMNS first, then the contract's metrics, then the metrics under each FID
-    classifier (`fid_c0`, `fid_c1`, ..., `fid_recon_c0`, ...), then any extra keys.
+    """One row per run, KEY_COLUMNS first, then the contract's metrics, the colour metrics where any run
+    has them (RGB data), then the metrics under each FID classifier (`fid_c0`, `fid_c1`, ...,
+    `fid_recon_c0`, ...), then any extra keys.
 
     A row without an outcome (metrics written before it existed) gets it from reconloss.evaluation.outcome."""
     import pandas as pd
@@ -86,9 +94,10 @@ def summary_frame(rows):
     from reconloss.evaluation.outcome import outcome
 
     keys = {k for row in rows for k in row}
+    colour = COLOUR_COLUMNS if keys & set(COLOUR_COLUMNS) else []
     per_classifier = per_classifier_columns(keys)
-    extra = sorted(keys - set(KEY_COLUMNS) - set(METRIC_COLUMNS) - set(per_classifier) - OMITTED)
-    columns = KEY_COLUMNS + METRIC_COLUMNS + per_classifier + extra
+    extra = sorted(keys - set(KEY_COLUMNS) - set(METRIC_COLUMNS) - set(COLOUR_COLUMNS) - set(per_classifier) - OMITTED)
+    columns = KEY_COLUMNS + METRIC_COLUMNS + colour + per_classifier + extra
     records = [{c: row.get(c) for c in columns} for row in rows]
     for rec, row in zip(records, rows):
         if rec["outcome"] is None:

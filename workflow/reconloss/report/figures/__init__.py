@@ -13,6 +13,7 @@ a result.
 import argparse
 import json
 
+from reconloss.report.figures.colour import fig_colour_image
 from reconloss.report.figures.data import Runs, load_summary
 from reconloss.report.figures.evaluation import fig_dynamic_range, fig_fid_bernoulli_vs_cb, fig_fid_vs_beta
 from reconloss.report.figures.helpers import empty_figure, likelihood_order, save
@@ -34,6 +35,7 @@ FIGURES = [
     "sigma",
     "settling",
     "samples",
+    "colour_image",
 ]
 
 
@@ -47,6 +49,7 @@ BUILDERS = {
     "sigma": fig_sigma,
     "settling": fig_settling,
     "samples": fig_samples,
+    "colour_image": fig_colour_image,
 }
 assert list(BUILDERS) == FIGURES
 

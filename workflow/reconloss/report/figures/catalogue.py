@@ -25,6 +25,8 @@ SHOWS = {
     "settling": "How much each label's training loss still moved from epoch to epoch (worst run), against the "
                 "limit below which the claims call a level settled.",
     "samples": "Prior samples of each label at its best β, one section per family.",
+    "colour_image": "RGB test images as data | λ | E[x] of the continuous Bernoulli beside Bernoulli's and the "
+                    "fixed-σ Gaussian's E[x], the first one with large black and white regions.",
 }
 
 #: Analytic figure stem (reconloss.analytic.figures.FIGURES) -> what it shows.
@@ -50,6 +52,8 @@ POST_FIGURES = (
      "analytic", "cb_log_prob"),
     ("λ is not the expected value: E[x | λ] is pulled towards 0.5", "analytic", "cb_mean"),
     ("An MNIST image as data | λ | E[x]: the mean has a grey background", "dataset", "cb_image"),
+    ("Colour images as data | λ | E[x]: λ oversaturated, E[x] right; with black and white elements λ overblown, "
+     "E[x] too dark", "dataset", "colour_image"),
     ("Bernoulli against continuous Bernoulli: FID over β", "dataset", "fid_bernoulli_vs_cb"),
     ("The per-pixel optimal σ leaves the loss Σ log|x − μ|, unbounded below", "analytic", "log_abs_residual"),
     ("σ ↔ β: a fixed-σ Gaussian is a β-VAE with β = 2σ²", "table", "sigma_beta"),
