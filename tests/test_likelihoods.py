@@ -730,3 +730,23 @@ def test_categorical_against_torch_distributions():
     s = one.sample(o.expand(40000, 256, 1, 1), generator=gen(9)).flatten()
     counts = np.bincount(torch.round(s * 255).long().numpy(), minlength=256)
     assert scipy.stats.chisquare(counts, torch.softmax(o.flatten(), 0).numpy() * len(s)).pvalue > 1e-3
+
+
+def test_beta_with_a_negligible_eps_stays_finite_at_exact_ones_in_float32():
+    """1 - 1e-9 rounds to 1 in float32: the upper end moves to the largest float32 below 1 instead, so the NLL
+    is finite (and far below eps 1e-3's, where the density is free to grow) rather than log1p(-1) = -inf."""
+    import scipy.stats
+
+    from reconloss.likelihoods import make_likelihood
+
+    x = torch.tensor([[[[0.0, 1.0]]]])
+    out = torch.tensor([[[[2.0, 2.0]]], [[[0.5, 0.5]]]]).reshape(1, 2, 1, 2)  # alpha > 1 > beta-ish concentrations
+    tiny = make_likelihood("beta", (1, 1, 2), eps=1e-9)
+    usual = make_likelihood("beta", (1, 1, 2), eps=1e-3)
+    nll = tiny.nll(x, out)
+    assert torch.isfinite(nll).all()
+    a, b = (c.double().flatten() for c in tiny.concentrations(out))
+    hi = float(torch.nextafter(torch.tensor(1.0), torch.tensor(0.0)))
+    ref = -(scipy.stats.beta.logpdf(1e-9, a[0], b[0]) + scipy.stats.beta.logpdf(hi, a[1], b[1]))
+    assert float(nll) == pytest.approx(ref, rel=1e-4)
+    assert float(usual.nll(x, out)) != pytest.approx(float(nll), rel=1e-3)

@@ -44,9 +44,9 @@ LABEL_SPECS = {
                                 "train": {"data_range": 255.0, **UNCLIPPED}},
     "continuous_bernoulli_naive_noclamp": {"likelihood": "continuous_bernoulli_naive", "options": {"clamp": None}},
     "beta_eps1e-6": {"likelihood": "beta", "options": {"eps": 1e-6}},
-    # The Beta with its trick made negligible: exact 0s move to 1e-9 (log x = −20.7, so the density there can
-    # grow far beyond what eps 1e-3 allows), and in float32 1 − 1e-9 rounds to 1, so exact 1s are not moved
-    # at all (log(1 − x) = −inf): the untricked Beta on white pixels.
+    # The Beta with its trick made negligible: exact 0s move to 1e-9 (log x = −20.7) and exact 1s to the largest
+    # float32 below 1 (1 − 6e-8: 1 − 1e-9 itself rounds to 1; reconloss.likelihoods.beta), so the density
+    # on always-black and always-white pixels can grow far beyond what eps 1e-3 allows.
     "beta_eps1e-9": {"likelihood": "beta", "options": {"eps": 1e-9}},
     # the summed squared error (σ = √0.5) over its own β scale, trained like the other FID sweeps (clipped)
     "gaussian_fixed_sweep": {"likelihood": "gaussian_fixed"},

@@ -52,8 +52,14 @@ class Beta(Likelihood):
     def nll(self, x, out):
         self._check(x, out)
         a, b = self.concentrations(out)
-        # only the exact ends move: the density at interior points is untouched
-        x = torch.where((x > 0.0) & (x < 1.0), x, x.clamp(self.eps, 1.0 - self.eps))
+        # only the exact ends move: the density at interior points is untouched. The upper end is at most the
+        # largest number below 1 of x's type: in float32, 1 - eps rounds to 1 for eps < 6e-8 (1 - 1e-9 == 1), and
+        # log1p(-1) = -inf would make a negligible trick (eps 1e-9, claims' beta_eps1e-9) an infinite loss
+        # at the first white pixel instead of a density free to grow there.
+        below_one = torch.nextafter(torch.ones((), dtype=x.dtype, device=x.device),
+                                    torch.zeros((), dtype=x.dtype, device=x.device))
+        hi = torch.minimum(torch.as_tensor(1.0 - self.eps, dtype=x.dtype, device=x.device), below_one)
+        x = torch.where((x > 0.0) & (x < 1.0), x, x.clamp(min=self.eps).minimum(hi))
         log_norm = torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
         logp = (a - 1.0) * torch.log(x) + (b - 1.0) * torch.log1p(-x) - log_norm
         return -sum_per_example(logp)
