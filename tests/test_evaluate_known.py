@@ -13,7 +13,7 @@ from torch import nn
 
 from reconloss.evaluation import bits
 from reconloss.evaluation import metrics as metrics_module
-from reconloss.evaluation.scores import classifier_score, fid_net
+from reconloss.evaluation.scores import fid_net
 from reconloss.likelihoods import make_likelihood
 from reconloss.evaluation.outcome import COLLAPSE_SPREAD, outcome
 from reconloss.training.vae import VAE

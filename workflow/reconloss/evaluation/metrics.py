@@ -84,12 +84,12 @@ METRIC_KEYS = ["nll", "kl", "elbo", "bpd", "iw_ll", "iw_bpd", "fid", "fid_param"
                "classifier_score_squeezed", "data_classifier_score", "sigma_always_black", "sigma_other",
                "sigma_image_p10", "sigma_image_p90"]
 ACTIVE_THRESHOLD = 0.01
+WHITE = 0.99
 
 
 def metric_keys(count=1) -> list:
     """METRIC_KEYS and the per-classifier keys of `count` FID classifiers."""
     return METRIC_KEYS + classifier_keys(count)
-WHITE = 0.99
 
 
 def _gen(device, seed, stream):
@@ -295,7 +295,6 @@ def prior_pass(r, m):
     for key in interventions:
         m.update(bank.fids("fid_" + key, key, f"{key} sample FID"))
         m.update(bank.scores("classifier_score_" + key, key))
-    m.update(bank.data_scores())
     if n_s > 1:
         var = (s_sq - s_sum.square() / n_s) / (n_s - 1)
         m["sample_spread"] = float(var.clamp_min(0).sqrt().mean())
@@ -331,6 +330,7 @@ def compute_metrics(vae, data, settings, nets, inception=None, inception_stats=N
         m.update(bits_per_dim(vae, r.x_int, r.scale, int(r.ev["iw_samples"]), r.bs, _gen(r.device, r.seed, "dequantize"),
                               _gen(r.device, r.seed, "iw"), r.rng))
     m, samples, inc_samples = prior_pass(r, m)
+    m.update(Bank(r.nets).data_scores())
     if inception is not None:
         m["fid_inception"] = fid_or_none(inc_samples, *inception_stats, "Inception sample FID")
         m["fid_inception_recon"] = fid_or_none(inc_recon, *inception_stats, "Inception recon FID")

@@ -19,8 +19,8 @@ FID may rise.
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import torch
 
@@ -38,7 +38,7 @@ def classifier_keys(count: int) -> list:
     return [f"{m}_c{k}" for m in FID_METRICS + SCORE_METRICS for k in range(count)]
 
 
-def classifier_score(log_probs) -> Optional[float]:
+def classifier_score(log_probs) -> float | None:
     """exp(mean_x KL(p(y|x) || p(y))) of log p(y|x) (N, classes), p(y) their mean; None when not finite."""
     lp = torch.as_tensor(log_probs).double()
     if lp.ndim != 2 or len(lp) == 0 or not torch.isfinite(lp).all():
@@ -56,8 +56,8 @@ class FidNet:
 
     features: Callable
     test_stats: tuple
-    logits: Optional[Callable] = None
-    data_score: Optional[float] = None
+    logits: Callable | None = None
+    data_score: float | None = None
 
 
 def fid_net(features, logits, test_x01, test_stats=None, data_score=None) -> FidNet:
@@ -74,7 +74,11 @@ def fid_net(features, logits, test_x01, test_stats=None, data_score=None) -> Fid
 
 def fid_or_none(feats, mu_ref, sigma_ref, what):
     """The FID of features against reference statistics; None (with a warning) for too few or non-finite ones."""
-    from reconloss.evaluation.fid import check_sample_size, feature_stats, frechet_distance
+    from reconloss.evaluation.fid import (
+        check_sample_size,
+        feature_stats,
+        frechet_distance,
+    )
 
     if feats is None or len(feats) < 2 or not torch.isfinite(feats).all():
         log.warning("%s: non-finite or too few features, FID is null", what)
