@@ -172,3 +172,13 @@ def test_readme_verdict_summary_counts_the_published_verdicts():
                 assert (got[0], got[column]) == (want[0], want[column]), (topic, name)
         total = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", rows["all"][column])
         assert (rows["all"][0], total) == (str(len(verdicts)), summary_cell(verdicts.values())), name
+
+
+def test_architecture_lists_every_module_once():
+    """docs/architecture.md's module table has one row per module of workflow/reconloss, and no row for a gone one."""
+    package = REPO / "workflow" / "reconloss"
+    modules = sorted(str(p.relative_to(package)) for p in package.rglob("*.py"))
+    text = (REPO / "docs" / "architecture.md").read_text()
+    listed = re.findall(r"^\| [a-z]+ \| `([\w/]+\.py)` \|", text, re.M)
+    repeated = sorted(m for m, n in Counter(listed).items() if n > 1)
+    assert (sorted(set(modules) - set(listed)), sorted(set(listed) - set(modules)), repeated) == ([], [], [])
