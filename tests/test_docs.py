@@ -6,8 +6,6 @@ GitHub makes them into ids) or an `<a id>` / `<a name>`. The README's verdict su
 hand, so it is checked against the published claims.md of each data set.
 """
 
-import importlib
-import pkgutil
 import re
 import sys
 from collections import Counter
@@ -113,31 +111,11 @@ def test_readme_is_short_and_starts_with_quick_start():
     assert "make run" in "\n".join(lines[:60]) and "make test" in "\n".join(lines[:60])
 
 
-def claim_topics():
-    """{claim id: topic}, the topic being the claims module (reconloss.claims.<topic>) that lists it."""
-    import reconloss.claims as package
-
-    topics = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for claim in getattr(module, "CLAIMS", []) if module is not package else []:
-            topics[claim.id] = info.name
-    return topics
-
-
-def published_verdicts():
-    """{data set name as claims.md titles it: {claim id: verdict}} from each docs/study/*/claims.md."""
-    out = {}
-    for path in sorted((REPO / "docs" / "study").glob("*/claims.md")):
-        text = path.read_text()
-        name = re.match(r"# Claims: (.+)", text).group(1).strip()
-        out[name] = dict(re.findall(r"\]\(#([\w-]+)\) \| \*\*([^*]+)\*\* \|", text))
-    return out
-
-
-def summary_cell(verdicts):
-    from reconloss.claims.evidence import VERDICTS
-
-    counts = Counter(verdicts)
-    assert set(counts) <= set(VERDICTS), counts
-    return " · ".join(f"{v} {counts[v]}" for v in VERDICTS if counts[v])
+def test_architecture_lists_every_module_once():
+    """docs/architecture.md's module table has one row per module of workflow/reconloss, and no row for a gone one."""
+    package = REPO / "workflow" / "reconloss"
+    modules = sorted(str(p.relative_to(package)) for p in package.rglob("*.py"))
+    text = (REPO / "docs" / "architecture.md").read_text()
+    listed = re.findall(r"^\| [a-z]+ \| `([\w/]+\.py)` \|", text, re.M)
+    repeated = sorted(m for m, n in Counter(listed).items() if n > 1)
+    assert (sorted(set(modules) - set(listed)), sorted(set(listed) - set(modules)), repeated) == ([], [], [])
