@@ -24,12 +24,9 @@ DOCS = REPO / "docs" / "study"
 
 
 def published_copy(tmp_path):
-    """docs/study's published data and pages (no figures) and README.md, copied under tmp_path."""
-    for dataset in study_pages.published(DOCS):
-        (tmp_path / "docs/study" / dataset).mkdir(parents=True)
-        for name in ("summary.csv", "provenance.json", "claims.md"):
-            shutil.copyfile(DOCS / dataset / name, tmp_path / "docs/study" / dataset / name)
-    shutil.copyfile(DOCS / "README.md", tmp_path / "docs/study/README.md")
+    """docs/study as published (data, pages and figures: the index links only the figures a data set has)
+    and README.md, copied under tmp_path."""
+    shutil.copytree(DOCS, tmp_path / "docs/study")
     shutil.copyfile(REPO / "README.md", tmp_path / "README.md")
     return tmp_path / "docs/study", tmp_path / "README.md"
 

@@ -111,8 +111,8 @@ class Parts:
 def _rgb(df):
     """Why the rows cannot judge a colour claim (a grey data set, or no colour metrics), or None."""
     if "colour_mean_w1" not in df or not df["colour_mean_w1"].notna().any():
-        return {"verdict": "not tested", "reason": "no colour metrics: the data set is not RGB (the colour claims "
-                                                   "need 3 channels)"}
+        return {"verdict": "not tested", "figure": "",
+                "reason": "no colour metrics: the data set is not RGB (the colour claims need 3 channels)"}
     return None
 
 

@@ -124,13 +124,20 @@ def _claims_by_figure():
     return out
 
 
-def index_markdown(datasets, specs=None):
-    """docs/study/README.md: every figure with what it shows and the claims it backs, the post's first."""
+def index_markdown(datasets, specs=None, docs=None):
+    """docs/study/README.md: every figure with what it shows and the claims it backs, the post's first.
+    docs: the folder it indexes; a figure a data set's folder lacks (published before the figure existed)
+    is then shown as "—", never as a broken link."""
     backs = _claims_by_figure()
     titles = [dataset_title(d) for d in datasets]
 
+    def figure_link(text, d, stem):
+        return f"[{text}]({d}/{stem}_{d}.png)" if docs is None or (Path(docs) / d / f"{stem}_{d}.png").is_file() \
+            else "—"
+
     def dataset_links(stem):
-        return ", ".join(f"[{t}]({d}/{stem}_{d}.png)" for d, t in zip(datasets, titles))
+        return ", ".join(f"[{t}]({d}/{stem}_{d}.png)" for d, t in zip(datasets, titles)
+                         if docs is None or (Path(docs) / d / f"{stem}_{d}.png").is_file()) or "—"
 
     def claims_cell(figure):
         return cell(" ".join(f"“{c}”" for c in backs.get(figure, [])) or "none (context)")
@@ -156,7 +163,7 @@ def index_markdown(datasets, specs=None):
               "| figure | " + " | ".join(titles) + " | what it shows | claims it backs |",
               "|" + " --- |" * (len(datasets) + 3)]
     for stem in FIGURES:
-        cells = " | ".join(f"[{stem}]({d}/{stem}_{d}.png)" for d in datasets)
+        cells = " | ".join(figure_link(stem, d, stem) for d in datasets)
         lines.append(f"| `{stem}` | {cells} | {cell(catalogue.SHOWS[stem])} | {claims_cell(stem)} |")
     lines += ["", "## Figures that need no training", "", "| figure | what it shows | claims it backs |",
               "| --- | --- | --- |"]
@@ -182,7 +189,7 @@ def pages(docs, readme=None, datasets=None):
     specs = {d: published_specs(docs, d) for d in names}
     frames = {d: published_frame(docs, d, specs[d]) for d in names}
     out = {docs / d / "claims.md": markdown(frames[d]) for d in (names if datasets is None else datasets)}
-    out[docs / "README.md"] = index_markdown(names, {label: s for d in names for label, s in specs[d].items()})
+    out[docs / "README.md"] = index_markdown(names, {label: s for d in names for label, s in specs[d].items()}, docs)
     if readme is not None:
         block = readme_block(frames, docs, Path(readme).resolve().parent)
         out[Path(readme)] = generate.replace_marked(Path(readme).read_text(), README_BEGIN, README_END, block,
