@@ -142,14 +142,20 @@ def _mean_text(df, label, column):
     return f"{rows[column].mean():.3g}" if len(rows) else "n/a"
 
 
-def lambda_oversaturated(df, specs):
-    labels = [CB, *COMPARATORS]
+def _unjudgeable(df, labels):
+    """Why these rows cannot judge a colour claim (not RGB, or runs missing), or None."""
     early = _rgb(df)
     if early:
         return early
     lacking = missing(df, labels)
-    if lacking:
-        return not_tested(lacking)
+    return not_tested(lacking) if lacking else None
+
+
+def lambda_oversaturated(df, specs):
+    labels = [CB, *COMPARATORS]
+    early = _unjudgeable(df, labels)
+    if early:
+        return early
     grid = _common_betas(df, labels)
     share = cells(df, CB, _value("colour_param_extreme", "colour_data_extreme"), "colour_param_extreme",
                   "colour_data_extreme")
@@ -174,12 +180,9 @@ def lambda_oversaturated(df, specs):
 
 def black_white_elements(df, specs):
     labels = [CB, *COMPARATORS]
-    early = _rgb(df)
+    early = _unjudgeable(df, labels)
     if early:
         return early
-    lacking = missing(df, labels)
-    if lacking:
-        return not_tested(lacking)
     if not (finished(of(df, CB), "colour_bw_images")["colour_bw_images"] > 0).any():
         return {"verdict": "inconclusive", "runs": describe(df, labels),
                 "reason": "no test image has black-and-white elements (reconloss.evaluation.colour.bw_indices)"}
