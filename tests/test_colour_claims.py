@@ -141,34 +141,44 @@ def test_one_sided_matches_scipy_ttest():
     assert below == pytest.approx(stats.ttest_1samp(values, 0.29, alternative="less").pvalue)
 
 
+def _cells(plan, dataset):
+    """{label: {β label: epochs}} of the claims' runs of one data set."""
+    out = {}
+    for run, label in plan.reads("claims", [dataset]):
+        out.setdefault(label, {})[run.beta] = run.epochs
+    return out
+
+
 def test_colour_runs_are_planned_for_rgb_data_only():
-    config = {"datasets": ["mnist", "photo_patches", "cifar10"], "claims": {"only": None, "max_epochs": 5}}
-    plan = plan_runs.plan(claims.CLAIMS, config)
-    colour_only = {"continuous_bernoulli", "bernoulli", "gaussian_fixed"}
-    assert {"1", "3"} <= set(plan["photo_patches"]["gaussian_fixed"]["epochs"])
-    assert "3" not in plan["mnist"]["gaussian_fixed"]["epochs"]  # β 3 of the fixed σ: the colour claims' alone
-    only = {**config, "claims": {"only": [c.id for c in colour.CLAIMS], "max_epochs": None}}
-    plan = plan_runs.plan(claims.CLAIMS, only)
-    assert plan["mnist"] == {}
+    from reconloss.plan import config_check
+
+    config = config_check.effective({"datasets": ["mnist", "photo_patches", "cifar10"], "likelihoods": [],
+                                     "claims": {"only": None, "max_epochs": 5}})
+    plan = _cells(plan_runs.Plan(config), "photo_patches")
+    assert {"1", "3"} <= set(plan["gaussian_fixed"])
+    assert "3" not in _cells(plan_runs.Plan(config), "mnist")["gaussian_fixed"]  # the colour claims' β 3 alone
+    only = config_check.effective({**config, "claims": {"only": [c.id for c in colour.CLAIMS], "max_epochs": None}})
+    planned = plan_runs.Plan(only)
+    assert _cells(planned, "mnist") == {}
     for dataset in ("photo_patches", "cifar10"):
-        assert set(plan[dataset]) == colour_only
-        assert all(e["epochs"] == {"1": colour.COLOUR_EPOCHS, "3": colour.COLOUR_EPOCHS}
-                   for e in plan[dataset].values())
-    assert plan["photo_patches"]["gaussian_fixed"]["spec"]["train"] == {"grad_clip": None}
+        cells = _cells(planned, dataset)
+        assert set(cells) == {"continuous_bernoulli", "bernoulli", "gaussian_fixed"}
+        assert all(e == {"1": colour.COLOUR_EPOCHS, "3": colour.COLOUR_EPOCHS} for e in cells.values())
+    assert planned.specs("claims")["gaussian_fixed"]["train"] == {"grad_clip": None}
 
 
 def test_colour_configuration_plans_what_its_comment_states():
-    from reconloss.report.publish import load_config
+    from reconloss.plan import config_check
 
     path = plan_runs.__file__.rsplit("/workflow/", 1)[0] + "/configs/colour.yaml"
-    config = load_config([path])
-    plan = plan_runs.plan(claims.CLAIMS, config)
-    packs = plan_runs.packs(plan)
+    config = config_check.load_files([path])
+    plan = plan_runs.Plan(config)
+    runs = plan.of("claims")
+    run_epochs = sum(r.epochs for r in runs)
     seeds = len(config["claims"]["seeds"])
-    run_epochs = sum(plan[d][label]["epochs"][b] * seeds for d, label, b in packs)
     text = open(path).read()
-    assert config["datasets"] == ["photo_patches"] and len(packs) == 6 and seeds == 3
-    assert f"{len(packs)} packs, {len(packs) * seeds} runs of {colour.COLOUR_EPOCHS} epochs = {run_epochs} run-epochs" \
+    assert config["datasets"] == ["photo_patches"] and len(plan.packs) == 3 and seeds == 3  # a pack per label
+    assert f"{len(plan.packs)} packs, {len(runs)} runs of {colour.COLOUR_EPOCHS} epochs = {run_epochs} run-epochs" \
         in text
     assert config["model"]["channels"] == [32, 64, 128] and "32, 64, 128" in text
 
