@@ -50,16 +50,17 @@ publish-check: setup  ## fail, naming each page and its first differing line, wh
 	$(PY) -m reconloss publish --docs docs/study --readme README.md --check
 
 CLAIMS_CONFIG ?= configs/claims.yaml
-# A cut-down run caps every claim run's epochs: make claims CLAIMS_MAX_EPOCHS=2
+# A cut-down run caps every claim run's epochs: make claims CLAIMS_MAX_EPOCHS=2 (unset: the configuration's own cap)
 CLAIMS_MAX_EPOCHS ?=
 claims: setup  ## the runs that decide the claims, their follow-up rounds and verdicts (configs/claims.yaml); records its wall time (wall.json, walls.jsonl)
-	@mkdir -p results/claims && printf 'claims: {max_epochs: %s}\n' "$(or $(CLAIMS_MAX_EPOCHS),null)" > results/claims/max_epochs.yaml
+	@mkdir -p results/claims && printf '%s\n' "$(if $(CLAIMS_MAX_EPOCHS),claims: {max_epochs: $(CLAIMS_MAX_EPOCHS)},{})" > results/claims/max_epochs.yaml
 	$(PY) -m reconloss provenance --wall results/claims/wall.json --walls results/claims/walls.jsonl \
 	  --config $(CLAIMS_CONFIG) --cores "$(CORES)" --max-epochs "$(CLAIMS_MAX_EPOCHS)" -- \
 	  $(PY) -m reconloss claims-rounds --config $(CLAIMS_CONFIG) results/claims/max_epochs.yaml -- \
 	  $(SNAKEMAKE) --cores $(CORES)
 
 claims-next: setup  ## the runs the next follow-up round of `make claims` would add, from the verdicts at hand
+	@mkdir -p results/claims && printf '%s\n' "$(if $(CLAIMS_MAX_EPOCHS),claims: {max_epochs: $(CLAIMS_MAX_EPOCHS)},{})" > results/claims/max_epochs.yaml
 	$(PY) -m reconloss claims-rounds --dry-run --config $(CLAIMS_CONFIG) results/claims/max_epochs.yaml
 
 CONFIG ?= config.yaml
