@@ -101,14 +101,15 @@ def _canonical(obj):
 
 
 def demands(config, claims=CLAIMS):
-    """(consumer, dataset, label, spec, β label, seed, epochs) of every run a consumer asks for, in order."""
+    """(consumer, dataset, label, spec, β label, seed, epochs, claim id or None) of every run a consumer asks for,
+    in order: the claim id ties the runs one claim compares (its needs at one epoch count train alike)."""
     grid = grid_specs(config)
     for dataset in config["datasets"]:
         for label, spec in grid.items():
             epochs = resolved(config, dataset, spec)[1]
             for beta in config.get("betas") or []:
                 for seed in config.get("seeds") or []:
-                    yield "grid", dataset, label, spec, beta_label(beta), int(seed), epochs
+                    yield "grid", dataset, label, spec, beta_label(beta), int(seed), epochs, None
     settings = config.get("claims") or {}
     cap = settings.get("max_epochs")
     own_seeds = [int(s) for s in settings.get("seeds") or []]
@@ -121,7 +122,7 @@ def demands(config, claims=CLAIMS):
                 seeds = own_seeds + [s for s in range(more) if s not in own_seeds]
                 for beta in need.betas:
                     for seed in seeds:
-                        yield "claims", dataset, need.label, spec, beta_label(beta), seed, epochs
+                        yield "claims", dataset, need.label, spec, beta_label(beta), seed, epochs, claim.id
         # the follow-up rounds' runs (reconloss.plan.follow_up), read by the claims like their own
         for extra in settings.get("follow_ups") or []:
             if extra["dataset"] != dataset:
@@ -131,7 +132,7 @@ def demands(config, claims=CLAIMS):
             seeds = own_seeds + [s for s in range(extra["seeds"]) if s not in own_seeds]
             for beta in extra["betas"]:
                 for seed in seeds:
-                    yield "claims", dataset, extra["label"], spec, beta_label(beta), seed, epochs
+                    yield "claims", dataset, extra["label"], spec, beta_label(beta), seed, epochs, None
 
 
 class Plan:
@@ -142,8 +143,8 @@ class Plan:
         self.runs = {}  # key -> Run, in the order first asked for
         folders = {}  # (dataset, canonical settings) -> folder
         owners = {}  # (dataset, folder) -> canonical settings
-        asked = {}  # (consumer, dataset, label, epochs asked) -> keys of the runs asked for at them
-        for consumer, dataset, label, spec, beta, seed, epochs in demands(config, claims):
+        asked = {}  # (consumer, dataset, label or claim id, epochs asked) -> keys of the runs asked for at them
+        for consumer, dataset, label, spec, beta, seed, epochs, claim_id in demands(config, claims):
             settings = resolved(config, dataset, spec)[0]
             run = Run(dataset, settings, beta, seed)
             ident = (dataset, _canonical(settings))
@@ -159,6 +160,8 @@ class Plan:
             if label not in labels:
                 labels.append(label)
             asked.setdefault((consumer, dataset, label, int(epochs)), set()).add(run.key)
+            if claim_id is not None:
+                asked.setdefault((consumer, dataset, ("claim", claim_id), int(epochs)), set()).add(run.key)
         _even_out(self.runs, asked)
         vary = [a for a in AXES if a in (config.get("pack") or {}).get("vary", AXES)]
         self.packs = _packs(self.runs.values(), vary)
@@ -188,8 +191,11 @@ def _even_out(runs, asked):
 
     A run trains to the most epochs any consumer asks for, so where another consumer raises some of
     them (config.yaml's grid trains Bernoulli at β 0.1 and 1 for 100 epochs, the claims' sweep asks
-    16 at five β), the consumer would compare runs of unequal training over β. So every run of such
-    a group is raised to the group's most, until nothing changes (a raise can reach other groups)."""
+    16 at five β), the consumer would compare runs of unequal training over β. A group is a label's
+    runs at one epoch count, and a claim's runs at one epoch count (a claim compares its labels at
+    equal training: paper.yaml's grid trains the Beta at β 1 for 100 epochs, and the Beta without
+    its trick must follow). So every run of a group is raised to the group's most, until nothing
+    changes (a raise can reach other groups)."""
     changed = True
     while changed:
         changed = False
