@@ -102,7 +102,8 @@ def test_dry_run_of_the_claims_study_lists_exactly_the_claims_runs(tmp_path):
         for b in need.betas:
             cells[(need.label, float(b))] = max(cells.get((need.label, float(b)), 3), need.seeds or 0)
     assert len(expected.runs) == 2 * sum(cells.values())
-    assert jobs == {"data": 2, "classifier": 2, "train": packs, "evaluate": packs,
+    more = 2 * (expected.config["classifier"]["count"] - 1)  # the FID classifiers after the first, per dataset
+    assert jobs == {"data": 2, "classifier": 2, "classifier_more": more, "train": packs, "evaluate": packs,
                     "claims_tables": 1, "claims_verdicts": 1, "claims_figures": 2, "analytic": 1, "claims": 1}
     assert trained_runs(proc) == {r.run_dir: 1 for r in expected.runs.values()}
     # the grid's targets are untouched: the same configuration's default target is the claims too ...
