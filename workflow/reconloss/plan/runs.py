@@ -10,7 +10,7 @@ read by both, each consumer's tables showing it under the consumer's own label.
 Epochs are not part of the key: a run trains to the most epochs any consumer asks for (the
 claims' `claims.max_epochs` caps theirs), and raising them later continues it from its checkpoint
 (reconloss.training.train resumes). The runs one consumer asks for at one epoch count (a label's
-β sweep) stay at one count: where another consumer raises some of them, all are raised
+β sweep, the labels one claim compares) stay at one count: where another consumer raises some of them, all are raised
 (_even_out), so no consumer compares runs trained for different lengths. The follow-up rounds'
 runs (`claims.follow_ups`, reconloss.plan.follow_up) are the claims' too.
 
