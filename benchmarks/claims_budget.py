@@ -1,97 +1,156 @@
-"""The wall time of the claims' full budget, estimated from a measured (cut-down) `make claims` run.
+"""The wall time of one data set's full claims run with its follow-up rounds, from measured seconds per run-epoch.
 
-A cut-down run (`make claims CLAIMS_MAX_EPOCHS=2`) trains every claims pack for
-fewer epochs than its claims need. From its Snakemake benchmarks this prints, per
-likelihood label, the measured CPU seconds per run-epoch of training and per run of
-evaluation, and from them the full budget of configs/claims.yaml: the CPU seconds of
-every job, and the wall time on N cores (the CPU seconds spread over the cores, but
-never less than the longest pack). CPU seconds, not wall seconds, are what is
-measured: on a machine shared with other work the wall time of a job is longer than
-its CPU time, and an idle machine gives about the CPU time. The classifier and the
-data are counted once. Cut-down runs resume to the full budget, so the estimate is
-also what the rest of the full run costs, plus what was already spent.
+The runs are the planner's (reconloss.plan.runs.Plan: the claims' runs of the configuration, every
+epoch each trains to, claims.max_epochs ignored). The rates are the published claims run's own
+(docs/study/{dataset}/summary.csv: train_seconds and epochs per run, measured on the 2-core Intel
+Xeon of docs/measured.md, machine B): a run's train_seconds are its stack's (the runs of one
+(label, β) trained as one model, 3 seeds), so a label's seconds per run-epoch are its stacks'
+seconds over their run-epochs. On a CPU a stack costs about its runs' sum (docs/measured.md,
+training speed), so the rate holds for the planner's larger packs. A label never run takes a
+measured stand-in, named with its reason. Evaluation: the measured seconds per run (one FID
+classifier then) plus, for each further classifier (classifier.count), its features of the images
+a run's evaluation shows it (FEATURE_IMAGES) at FEATURE_SECONDS each. The classifiers: the
+measured seconds of one, times classifier.count. The follow-up rounds:
+claims.follow_up_budget run-epochs at the plan's mean cost per run-epoch, evaluation included.
+Wall time: two single-thread jobs at a time (`--cores 2`), so the CPU seconds over 2, but never
+less than the longest pack.
 
-    python benchmarks/claims_budget.py [--results results] [--config configs/claims.yaml] [--cores 2]
+    python benchmarks/claims_budget.py [--config configs/claims.yaml] [--dataset mnist]
+        [--measured fashion_mnist] [--cores 2]
+
+--measured picks the published run whose rates are used: FashionMNIST's ran on otherwise idle cores;
+MNIST's shared its cores with other jobs for much of its time (load average 5-6), which doubled its
+rates. The images have one shape and the model one size, so the rates carry over between them.
 """
 
 import argparse
-import csv
-import re
+import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from reconloss import claims  # noqa: E402
-from reconloss.claims import plan  # noqa: E402
+from reconloss.plan import config_check
+from reconloss.plan.runs import Plan
+
+#: Images a run's evaluation passes through each FID classifier: the 10,000 test reconstructions and four
+#: sets of evaluate.fid_samples (2,000) prior samples (expected values, parameter images, stretched, squeezed).
+FEATURE_IMAGES = 10_000 + 4 * 2_000
+#: Seconds per image of one MNIST-sized classifier's features and logits, one thread: 1.9-2.0 s per 10,000
+#: images (reconloss.evaluation.classifier.predict_features, the 28x28 CNN), measured on the 2-core Xeon with
+#: the cores loaded (load average 6), so an upper bound for idle cores.
+FEATURE_SECONDS = 2.0 / 10_000
+
+#: Labels the published claims runs never trained, and the measured label that stands in for each, with why.
+STAND_INS = {
+    "beta_eps1e-9": ("beta", "the same Beta likelihood, another ε"),
+    "truncated_gaussian": ("beta", ("two decoder outputs per pixel and an erf normaliser, as the Beta has two "
+                                    "and lgamma")),
+    "gaussian_fixed_sweep": ("gaussian_fixed", "the same likelihood, clipped"),
+    "gaussian_fixed_range255": ("gaussian_fixed", "the same likelihood on data scaled by 255"),
+    "gaussian_learned_pixel": ("gaussian_learned_global", "a learned σ, one per pixel instead of one"),
+    "gaussian_predicted_image": ("gaussian_learned_global", "a σ learned by the decoder: a small extra head"),
+    "gaussian_predicted_pixel": ("gaussian_learned_global", "a σ per pixel from the decoder: a small extra head"),
+    "gaussian_data_pixel": ("gaussian_fixed", "a fixed σ per pixel, computed once from the data"),
+    "gaussian_optimal_global": ("gaussian_optimal_image", "an optimal σ over a batch instead of an image"),
+    "continuous_bernoulli_naive_noclamp": ("continuous_bernoulli", ("its runs diverge in their first epoch and "
+                                                                    "log no epoch: CB's full epoch is their most")),
+}
 
 
-def cpu_seconds(tsv):
-    """cpu_time of a Snakemake benchmark file (the last repeat), or None."""
-    path = Path(tsv)
-    if not path.is_file():
-        return None
-    rows = list(csv.DictReader(open(path), delimiter="\t"))
-    return float(rows[-1]["cpu_time"]) if rows else None
+def measured(dataset):
+    """({label: s per run-epoch}, {label: evaluation s per run}, classifier s, machine text) of a published run."""
+    summary = pd.read_csv(REPO / "docs" / "study" / dataset / "summary.csv")
+    prov = json.loads((REPO / "docs" / "study" / dataset / "provenance.json").read_text())
+    rates = {}
+    for label, rows in summary.groupby("likelihood"):
+        stacks = rows.groupby("beta").agg(seconds=("train_seconds", "mean"), run_epochs=("epochs", "sum"))
+        if stacks["run_epochs"].sum() > 0:
+            rates[label] = stacks["seconds"].sum() / stacks["run_epochs"].sum()
+    evaluate = summary.groupby("likelihood")["eval_seconds"].median().to_dict()
+    device = prov["device"]
+    machine = f"{device['cpu_count']}-core {device['cpu']}, torch {prov['versions']['torch']}"
+    return rates, evaluate, prov["wall_time"]["dataset_stages"]["classifier"], machine
 
 
-def epochs_done(results, dataset, label, beta):
-    """Run-epochs the pack's last training job trained, from its log ("training K run(s) ... epochs A..B").
+def rate_of(label, rates):
+    """(s per run-epoch, the measured label used, why) of a label."""
+    if label in rates:
+        return rates[label], label, "measured"
+    if label in STAND_INS and STAND_INS[label][0] in rates:
+        stand, why = STAND_INS[label]
+        return rates[stand], stand, why
+    mean = sum(rates.values()) / len(rates)
+    return mean, "mean", "no stand-in named: the mean of the measured labels"
 
-    A resumed job trains only the epochs after its checkpoint, and its benchmark measures only those.
-    """
-    log = Path(results) / "logs" / "claims" / "train" / dataset / label / f"beta~{beta}.log"
-    if not log.is_file():
-        return 0
-    found = re.findall(r"training (\d+) run\(s\).*epochs (\d+)\.\.(\d+)", log.read_text())
-    return sum(int(k) * (int(b) - int(a) + 1) for k, a, b in found)
+
+def budget(config, dataset, rates, evaluate, classifier_s, cores=2):
+    """Per label (runs, run-epochs, s per run-epoch, stand-in, train s, evaluate s) and the totals."""
+    config = config_check.effective({**config, "claims": {**(config.get("claims") or {}), "max_epochs": None}})
+    plan = Plan(config)
+    classifiers = int(config["classifier"]["count"])
+    evaluate = {k: v for k, v in evaluate.items() if v > 1}  # a run that diverged at once is barely evaluated
+    mean_eval = sum(evaluate.values()) / len(evaluate)
+    extra = FEATURE_IMAGES * FEATURE_SECONDS  # one more classifier's features per run
+    rows = {}
+    for run in plan.of("claims", [dataset]):
+        label = run.labels["claims"][0]
+        rate, stand, why = rate_of(label, rates)
+        e = evaluate.get(label if label in rates else stand, mean_eval) + (classifiers - 1) * extra
+        r = rows.setdefault(label, {"runs": 0, "run_epochs": 0, "rate": rate, "stand_in": stand, "why": why,
+                                    "train_s": 0.0, "evaluate_s": 0.0})
+        r["runs"] += 1
+        r["run_epochs"] += run.epochs
+        r["train_s"] += rate * run.epochs
+        r["evaluate_s"] += e
+    packs = [sum(rows[r.labels["claims"][0]]["rate"] * r.epochs for r in p.runs)
+             for p in plan.packs_of("claims", [dataset])]
+    train = sum(r["train_s"] for r in rows.values())
+    ev = sum(r["evaluate_s"] for r in rows.values())
+    run_epochs = sum(r["run_epochs"] for r in rows.values())
+    follow_epochs = int(config["claims"]["follow_up_budget"]) if int(config["claims"]["rounds"]) else 0
+    follow = follow_epochs * (train + ev) / run_epochs
+    cls = classifier_s * classifiers
+    cpu = train + ev + follow + cls
+    wall = max(cpu / cores, max(packs))
+    return rows, {"runs": sum(r["runs"] for r in rows.values()), "run_epochs": run_epochs, "packs": len(packs),
+                  "train_s": train, "evaluate_s": ev, "classifiers": classifiers, "classifier_s": cls,
+                  "follow_up_epochs": follow_epochs, "follow_up_s": follow, "cpu_s": cpu,
+                  "longest_pack_s": max(packs), "wall_min": wall / 60, "cores": cores}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--results", default="results")
     p.add_argument("--config", default=str(REPO / "configs" / "claims.yaml"))
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--measured", default="fashion_mnist", help="the published run whose rates are used")
     p.add_argument("--cores", type=int, default=2)
     args = p.parse_args(argv)
     config = yaml.safe_load(Path(args.config).read_text())
-    config.setdefault("claims", {})["max_epochs"] = None
-    seeds = config["claims"].get("seeds") or [0, 1, 2]
-    full = plan.plan(claims.CLAIMS, config)
-    bench = Path(args.results) / "benchmarks" / "claims"
-    per_label, jobs = {}, []
-    for dataset, label, beta in plan.packs(full):
-        train = cpu_seconds(bench / "train" / dataset / label / f"beta~{beta}.tsv")
-        evaluate = cpu_seconds(bench / "evaluate" / dataset / label / f"beta~{beta}.tsv")
-        done = epochs_done(args.results, dataset, label, beta)
-        if train is None or evaluate is None:
-            print(f"no measurement of {dataset} {label} β={beta}: run make claims (cut down) first", file=sys.stderr)
-            return 1
-        want = full[dataset][label]["epochs"][beta] * len(seeds)
-        # runs that diverged in their first epoch log no epoch: the pack costs what it cost, whatever the budget
-        rate = train / done if done else train / want
-        jobs.append((label, rate * want + evaluate))
-        entry = per_label.setdefault(label, {"rate": [], "eval": [], "run_epochs": 0})
-        entry["rate"].append(rate)
-        entry["eval"].append(evaluate / len(seeds))
-        entry["run_epochs"] += want
-    bench = Path(args.results) / "benchmarks" / "classifier"  # classifier 0: {d}.tsv; classifier k: {d}/c~k.tsv
-    classifier = sum(cpu_seconds(path) or 0 for d in config["datasets"]
-                     for path in [bench / f"{d}.tsv", *sorted((bench / d).glob("c~*.tsv"))])
-    print("| label | CPU s per run-epoch (train) | CPU s per run (evaluate) | run-epochs (full) | CPU s (full) |")
-    print("| --- | --- | --- | --- | --- |")
-    total = classifier
-    for label, e in per_label.items():
-        rate, ev = sum(e["rate"]) / len(e["rate"]), sum(e["eval"]) / len(e["eval"])
-        cost = rate * e["run_epochs"] + ev * len(e["eval"]) * len(seeds)
-        total += cost
-        print(f"| {label} | {rate:.1f} | {ev:.1f} | {e['run_epochs']} | {cost:,.0f} |")
-    longest = max(cost for _, cost in jobs)
-    wall = max(total / args.cores, longest)
-    print(f"\nclassifier {classifier:,.0f} CPU s; all jobs {total:,.0f} CPU s; longest pack {longest:,.0f} s")
-    print(f"estimated wall time on {args.cores} cores: {wall / 60:.0f} min (max of CPU s / cores and the longest pack)")
+    rates, evaluate, classifier_s, machine = measured(args.measured)
+    rows, t = budget(config, args.dataset, rates, evaluate, classifier_s, args.cores)
+    print(f"{args.dataset}, {Path(args.config).name}; rates measured on {args.measured} ({machine})\n")
+    print("| label | runs | run-epochs | s per run-epoch | from | train s | evaluate s |")
+    print("| --- | ---: | ---: | ---: | --- | ---: | ---: |")
+    for label, r in sorted(rows.items(), key=lambda kv: -kv[1]["train_s"]):
+        source = "measured" if r["why"] == "measured" else f"{r['stand_in']}'s: {r['why']}"
+        print(f"| {label} | {r['runs']} | {r['run_epochs']} | {r['rate']:.1f} | {source} | {r['train_s']:,.0f} "
+              f"| {r['evaluate_s']:,.0f} |")
+    print(f"| **all** | {t['runs']} | {t['run_epochs']} | | {t['packs']} packs | {t['train_s']:,.0f} "
+          f"| {t['evaluate_s']:,.0f} |\n")
+    print(f"- classifiers: {t['classifiers']} × {classifier_s:,.0f} s = {t['classifier_s']:,.0f} s")
+    print(f"- evaluation: the measured s per run (one classifier) + {t['classifiers'] - 1} more classifiers' "
+          f"features, {FEATURE_IMAGES * FEATURE_SECONDS:.1f} s each: {t['evaluate_s']:,.0f} s")
+    print(f"- follow-up rounds: {t['follow_up_epochs']} run-epochs (claims.follow_up_budget) at the plan's mean "
+          f"{(t['train_s'] + t['evaluate_s']) / t['run_epochs']:.1f} s per run-epoch with evaluation: "
+          f"{t['follow_up_s']:,.0f} s")
+    print(f"- in all {t['cpu_s']:,.0f} CPU s; the longest pack {t['longest_pack_s'] / 60:.0f} min; on {t['cores']} "
+          f"cores (single-thread jobs, {t['cores']} at a time): **{t['wall_min']:.0f} min**, "
+          f"{(t['cpu_s'] - t['follow_up_s']) / t['cores'] / 60:.0f} min without the follow-up rounds")
     return 0
 
 

@@ -25,8 +25,8 @@ def test_plan_is_the_union_of_needs_with_the_larger_epochs():
     # clipped as configs/claims.yaml clips: the squared-error sweep (clipped) is then not the pairing's runs (unclipped)
     p, epochs, specs = claim_epochs({"datasets": ["mnist"], "likelihoods": [], "claims": {"seeds": [0, 1, 2]},
                                      "train": {"grad_clip": 1000.0}})
-    # Bernoulli and CB over β for the FID claims, 16 epochs; CB also serves the float32 comparison
-    assert epochs["bernoulli"] == {"0.1": 16, "0.3": 16, "1": 16, "3": 16, "10": 16}
+    # Bernoulli and CB over β for the FID claims, 12 epochs; CB also serves the float32 comparison
+    assert epochs["bernoulli"] == {"0.1": 12, "0.3": 12, "1": 12, "3": 12, "10": 12}
     assert epochs["continuous_bernoulli_naive_noclamp"] == {"0.1": 1, "1": 1, "10": 1}
     # gaussian_fixed is needed by two claims at β 1 (pairing, range255): trained once
     assert epochs["gaussian_fixed"] == {"0.1": 3, "0.5": 3, "1": 3, "5": 3}
@@ -55,7 +55,7 @@ def test_plan_caps_epochs_filters_claims_and_names_unknown_ones():
     assert set(epochs) == {"continuous_bernoulli_naive_noclamp", "continuous_bernoulli"}
     assert max(r.epochs for r in p.runs.values()) == 2
     assert specs["continuous_bernoulli"]["options"] == {"clamp": [1e-3, 0.999]}
-    # one pack per dataset and label (pack.vary: β and seed): CB's 16 epochs capped at 2, the float32 one's 1 kept
+    # one pack per dataset and label (pack.vary: β and seed): CB's 12 epochs capped at 2, the float32 one's 1 kept
     assert sorted(pk.id for pk in p.packs) == sorted(
         f"{d}/{lab}" for d in ("mnist", "fashion_mnist")
         for lab in ("continuous_bernoulli/claims-e2", "continuous_bernoulli_naive_noclamp/claims-e1"))
@@ -104,7 +104,8 @@ def test_dry_run_of_the_claims_study_lists_exactly_the_claims_runs(tmp_path):
         for b in need.betas:
             cells[(need.label, float(b))] = max(cells.get((need.label, float(b)), 3), need.seeds or 0)
     assert len(expected.runs) == 2 * sum(cells.values())
-    assert jobs == {"data": 2, "classifier": 2, "train": packs, "evaluate": packs,
+    more = 2 * (expected.config["classifier"]["count"] - 1)  # the FID classifiers after the first, per dataset
+    assert jobs == {"data": 2, "classifier": 2, "classifier_more": more, "train": packs, "evaluate": packs,
                     "claims_tables": 1, "claims_verdicts": 1, "claims_figures": 2, "analytic": 1, "claims": 1}
     assert trained_runs(proc) == {r.run_dir: 1 for r in expected.runs.values()}
     # the grid's targets are untouched: the same configuration's default target is the claims too ...

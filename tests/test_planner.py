@@ -77,7 +77,8 @@ PAPER_MERGED = {"bernoulli": (0.1, 0.3, 1, 3, 10), "continuous_bernoulli": (0.1,
                 "gaussian_optimal_image": (0.1, 1, 10), "gaussian_optimal_pixel": (0.1, 1, 10),
                 "beta": (0.1, 0.3, 1, 3, 10), "truncated_gaussian": (0.1, 0.3, 1, 3, 10),
                 "gaussian_fixed_sweep": (0.01, 0.1, 0.3), "gaussian_learned_pixel": (1,),
-                "gaussian_predicted_image": (1,), "gaussian_predicted_pixel": (1,), "gaussian_data_pixel": (1,)}
+                "gaussian_predicted_image": (1,), "gaussian_predicted_pixel": (1,), "gaussian_data_pixel": (1,),
+                "gaussian_fixed_range255": (1,)}  # paper.yaml's fixed-σ variants train unclipped, as the claims'
 EXPECTED_MERGED = {
     "config": {("digits", lab, planner.beta_label(b), 0) for lab, bs in MERGED_LABELS_DIGITS.items() for b in bs},
     "claims": set(),
@@ -185,6 +186,17 @@ def test_packs_follow_pack_vary_and_keep_owners_and_epochs_apart():
         ("30", 0, 7), ("30", 1, 7), ("30", 2, 7)]
     # every run is in exactly one pack
     assert sorted(r.run_dir for p in both.packs for r in p.runs) == sorted(r.run_dir for r in both.runs.values())
+
+
+def test_the_labels_one_claim_compares_train_alike_where_the_grid_raises_one():
+    # The grid trains Bernoulli at β 1 for 2 epochs; a claim compares it with CB at 1 epoch: CB follows to 2,
+    # as does CB at β 10 (its label's runs stay at one count), while another claim's CB keeps its 1 epoch.
+    pair = claim(Need("bernoulli", (1.0,), 1), Need("continuous_bernoulli", (1.0, 10.0), 1))
+    alone = Claim("d", "s", "q", "r", "fig", (Need("continuous_bernoulli_naive", (1.0,), 1),), lambda df, s: {})
+    plan = planner.Plan(tiny(), claims=[pair, alone])
+    epochs = {(r.folder, r.beta): r.epochs for r in plan.runs.values() if r.seed == 1}
+    assert epochs == {("bernoulli", "1"): 2, ("continuous_bernoulli", "1"): 2, ("continuous_bernoulli", "10"): 2,
+                      ("continuous_bernoulli_naive", "1"): 1}
 
 
 def test_beta_label_is_canonical():

@@ -14,7 +14,7 @@ FID network ranks two models reliably, and a gap a reader of the samples would s
 "CB beats Beta and the truncated Gaussian" is the CB paper's claim, which the post passes on untested. The
 paper's own measures are not reproduced here; what is judged is the part these runs can decide: the same
 model and training, sample FID, each likelihood at its own best β. Beta trains 12 epochs (BETA_EPOCHS, which
-its trick claim shares) against 16 for the others; the gate makes a Beta still moving at its best β
+its trick claim shares), as the other sweeps do (SWEEP_EPOCHS); the per-image σ 16 (SETTLE_EPOCHS); the gate makes a Beta still moving at its best β
 inconclusive rather than beaten.
 """
 

@@ -10,7 +10,7 @@ read by both, each consumer's tables showing it under the consumer's own label.
 Epochs are not part of the key: a run trains to the most epochs any consumer asks for (the
 claims' `claims.max_epochs` caps theirs), and raising them later continues it from its checkpoint
 (reconloss.training.train resumes). The runs one consumer asks for at one epoch count (a label's
-β sweep) stay at one count: where another consumer raises some of them, all are raised
+β sweep, the labels one claim compares) stay at one count: where another consumer raises some of them, all are raised
 (_even_out), so no consumer compares runs trained for different lengths. The follow-up rounds'
 runs (`claims.follow_ups`, reconloss.plan.follow_up) are the claims' too.
 
@@ -102,14 +102,15 @@ def _canonical(obj):
 
 
 def demands(config, claims=CLAIMS):
-    """(consumer, dataset, label, spec, β label, seed, epochs) of every run a consumer asks for, in order."""
+    """(consumer, dataset, label, spec, β label, seed, epochs, claim id or None) of every run a consumer asks for,
+    in order: the claim id ties the runs one claim compares (its needs at one epoch count train alike)."""
     grid = grid_specs(config)
     for dataset in config["datasets"]:
         for label, spec in grid.items():
             epochs = resolved(config, dataset, spec)[1]
             for beta in config.get("betas") or []:
                 for seed in config.get("seeds") or []:
-                    yield "grid", dataset, label, spec, beta_label(beta), int(seed), epochs
+                    yield "grid", dataset, label, spec, beta_label(beta), int(seed), epochs, None
     settings = config.get("claims") or {}
     cap = settings.get("max_epochs")
     own_seeds = [int(s) for s in settings.get("seeds") or []]
@@ -124,7 +125,7 @@ def demands(config, claims=CLAIMS):
                 seeds = own_seeds + [s for s in range(more) if s not in own_seeds]
                 for beta in need.betas:
                     for seed in seeds:
-                        yield "claims", dataset, need.label, spec, beta_label(beta), seed, epochs
+                        yield "claims", dataset, need.label, spec, beta_label(beta), seed, epochs, claim.id
         # the follow-up rounds' runs (reconloss.plan.follow_up), read by the claims like their own
         for extra in settings.get("follow_ups") or []:
             if extra["dataset"] != dataset:
@@ -134,7 +135,7 @@ def demands(config, claims=CLAIMS):
             seeds = own_seeds + [s for s in range(extra["seeds"]) if s not in own_seeds]
             for beta in extra["betas"]:
                 for seed in seeds:
-                    yield "claims", dataset, extra["label"], spec, beta_label(beta), seed, epochs
+                    yield "claims", dataset, extra["label"], spec, beta_label(beta), seed, epochs, None
 
 
 class Plan:
@@ -145,8 +146,8 @@ class Plan:
         self.runs = {}  # key -> Run, in the order first asked for
         folders = {}  # (dataset, canonical settings) -> folder
         owners = {}  # (dataset, folder) -> canonical settings
-        asked = {}  # (consumer, dataset, label, epochs asked) -> keys of the runs asked for at them
-        for consumer, dataset, label, spec, beta, seed, epochs in demands(config, claims):
+        asked = {}  # (consumer, dataset, label or claim id, epochs asked) -> keys of the runs asked for at them
+        for consumer, dataset, label, spec, beta, seed, epochs, claim_id in demands(config, claims):
             settings = resolved(config, dataset, spec)[0]
             run = Run(dataset, settings, beta, seed)
             ident = (dataset, _canonical(settings))
@@ -162,6 +163,8 @@ class Plan:
             if label not in labels:
                 labels.append(label)
             asked.setdefault((consumer, dataset, label, int(epochs)), set()).add(run.key)
+            if claim_id is not None:
+                asked.setdefault((consumer, dataset, ("claim", claim_id), int(epochs)), set()).add(run.key)
         _even_out(self.runs, asked)
         vary = [a for a in AXES if a in (config.get("pack") or {}).get("vary", AXES)]
         self.packs = _packs(self.runs.values(), vary)
@@ -191,8 +194,11 @@ def _even_out(runs, asked):
 
     A run trains to the most epochs any consumer asks for, so where another consumer raises some of
     them (config.yaml's grid trains Bernoulli at β 0.1 and 1 for 100 epochs, the claims' sweep asks
-    16 at five β), the consumer would compare runs of unequal training over β. So every run of such
-    a group is raised to the group's most, until nothing changes (a raise can reach other groups)."""
+    16 at five β), the consumer would compare runs of unequal training over β. A group is a label's
+    runs at one epoch count, and a claim's runs at one epoch count (a claim compares its labels at
+    equal training: paper.yaml's grid trains the Beta at β 1 for 100 epochs, and the Beta without
+    its trick must follow). So every run of a group is raised to the group's most, until nothing
+    changes (a raise can reach other groups)."""
     changed = True
     while changed:
         changed = False

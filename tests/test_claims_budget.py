@@ -1,0 +1,44 @@
+"""benchmarks/claims_budget.py: its rates against the published run's logged training, its runs against the plan."""
+
+import importlib.util
+import json
+
+import pytest
+import yaml
+from reconloss.plan import config_check
+from reconloss.plan.runs import Plan
+from workflow_helpers import REPO
+
+
+@pytest.fixture(scope="module")
+def budget():
+    spec = importlib.util.spec_from_file_location("claims_budget", REPO / "benchmarks" / "claims_budget.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rates_give_back_the_published_training_seconds(budget):
+    # each label's rate is its stacks' seconds over their run-epochs: rate × run-epochs summed over the summary's
+    # runs is the training the runs' own logs hold (provenance.json, counted there once per stack)
+    import pandas as pd
+
+    summary = pd.read_csv(REPO / "docs/study/fashion_mnist/summary.csv")
+    rates, _, classifier_s, machine = budget.measured("fashion_mnist")
+    trained = sum(rates[lab] * rows["epochs"].sum() for lab, rows in summary.groupby("likelihood") if lab in rates)
+    logged = json.loads((REPO / "docs/study/fashion_mnist/provenance.json").read_text())
+    assert trained == pytest.approx(logged["wall_time"]["training_logged"]["seconds"], rel=0.01)
+    assert classifier_s == logged["wall_time"]["dataset_stages"]["classifier"] and "2-core" in machine
+
+
+def test_budget_counts_the_plans_runs_and_every_stand_in_is_measured(budget):
+    config = yaml.safe_load((REPO / "configs/claims.yaml").read_text())
+    rates, evaluate, classifier_s, _ = budget.measured("fashion_mnist")
+    rows, total = budget.budget(config, "mnist", rates, evaluate, classifier_s)
+    runs = Plan(config_check.effective(config)).of("claims", ["mnist"])
+    assert (total["runs"], total["run_epochs"]) == (len(runs), sum(r.epochs for r in runs))
+    assert all(r["why"] != budget.rate_of("?", rates)[2] for r in rows.values())  # no label falls to the mean
+    assert all(stand in rates for stand, _ in budget.STAND_INS.values())
+    assert total["cpu_s"] == pytest.approx(total["train_s"] + total["evaluate_s"] + total["follow_up_s"]
+                                           + total["classifier_s"])
+    assert total["wall_min"] == pytest.approx(max(total["cpu_s"] / 2, total["longest_pack_s"]) / 60)
