@@ -75,7 +75,7 @@ MERGED_LABELS_DIGITS = {"bernoulli": (0.1, 1), "continuous_bernoulli": (0.1, 1),
 PAPER_MERGED = {"bernoulli": (0.1, 0.3, 1, 3, 10), "continuous_bernoulli": (0.1, 0.3, 1, 3, 10),
                 "continuous_bernoulli_naive_noclamp": (0.1, 1, 10), "gaussian_learned_global": (0.1, 1),
                 "gaussian_optimal_image": (0.1, 1, 10), "gaussian_optimal_pixel": (0.1, 1, 10),
-                "beta": (0.1, 0.3, 1, 3, 10), "truncated_gaussian": (0.1, 0.3, 1, 3, 10),
+                "beta": (0.1, 1, 10), "truncated_gaussian": (0.1, 1, 10),
                 "gaussian_fixed_sweep": (0.01, 0.1, 0.3), "gaussian_learned_pixel": (1,),
                 "gaussian_predicted_image": (1,), "gaussian_predicted_pixel": (1,), "gaussian_data_pixel": (1,),
                 "gaussian_fixed_range255": (1,)}  # paper.yaml's fixed-σ variants train unclipped, as the claims'

@@ -12,6 +12,10 @@ from typing import Callable
 
 #: β of the Bernoulli and CB sweeps: two decades each side of 1, so that a best β inside is not an edge.
 BETA_SWEEP = (0.1, 0.3, 1.0, 3.0, 10.0)
+#: β of the Beta and truncated Gaussian sweeps, which only locate each one's best FID for the comparison with
+#: CB: a decade apart, as their runs cost twice a Bernoulli's (18.7 s per MNIST run-epoch against 10.7 on the
+#: 2-core machine), and a follow-up round adds the β between two neighbours where a verdict needs it.
+COARSE_SWEEP = (0.1, 1.0, 10.0)
 #: Epochs of a claim about FID levels over β (Bernoulli against CB, the likelihood-choice sweeps): the levels must
 #: have settled. 12, not 16: at 16 the published runs' loss moved at most 0.40 %/epoch (MNIST Bernoulli β 0.1; CB
 #: and FashionMNIST ≤ 0.12 %), far under evidence.LOSS_SETTLED's 1 %; a level still moving at 12 is inconclusive
