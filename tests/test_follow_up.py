@@ -101,6 +101,14 @@ def test_an_answered_follow_up_plans_nothing_more():
     assert F.plan_round(frame(("a", "inconclusive", item)), {"mnist": after}).needs == []
 
 
+def test_several_claims_asking_more_epochs_of_one_label_ask_once_and_a_cap_without_effect_is_named():
+    rows = frame(*[(c, "inconclusive", {"kind": "unsettled", "label": "bernoulli", "beta": 1.0}) for c in "abcd"])
+    r = F.plan_round(rows, {"mnist": cells()})
+    assert {n["epochs"] for n in r.needs} == {24}  # 16 · 1.5 once, not 16 · 1.5^4
+    capped = F.plan_round(rows, {"mnist": cells(epochs=2)}, cap=2)
+    assert capped.needs == [] and capped.cost == {} and "no effect: claims.max_epochs = 2" in capped.left_alone[0]
+
+
 def test_round_sig_and_parse():
     assert F.round_sig(1.7320508) == 1.7 and F.round_sig(0.0333) == 0.033 and F.round_sig(33.33) == 33.0
     assert F.parse("") == [] and F.parse(None) == [] and F.parse(float("nan")) == []

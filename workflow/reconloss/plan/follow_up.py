@@ -172,13 +172,17 @@ def apply(needs, cells):
     return cells
 
 
-def plan_round(frame, cells_by_dataset, spent=None, budget=None):
+def plan_round(frame, cells_by_dataset, spent=None, budget=None, cap=None):
     """The next round: extra needs for every inconclusive row of `frame` whose follow_up runs can answer.
 
     frame: the claims table (rows with dataset, claim, verdict, follow_up); cells_by_dataset:
     {dataset: {(label, β): Cell}} as planned so far; spent: {dataset: run-epochs} of earlier rounds;
-    budget: run-epochs all rounds may add per data set (None: no limit). Raises BudgetError naming
-    the data set, the round's cost and what is left when a data set's round would exceed it.
+    budget: run-epochs all rounds may add per data set (None: no limit); cap: claims.max_epochs (a
+    cut-down run), which no follow-up exceeds: a need it leaves without effect is dropped and named.
+    Each item is sized on the cells as they were before the round (two claims asking for more epochs
+    of one label ask for the same ×1.5, not ×1.5²), and needs for one cell merge to the largest.
+    Raises BudgetError naming the data set, the round's cost and what is left when a data set's round
+    would exceed it.
     """
     spent = dict(spent or {})
     result = Round()
@@ -192,8 +196,14 @@ def plan_round(frame, cells_by_dataset, spent=None, budget=None):
                 if item.get("kind") not in KINDS:
                     result.left_alone.append(f"{dataset} {row['claim']}: {item.get('kind')!r} needs a person")
                     continue
-                needs += [{"dataset": dataset, **n} for n in remedies(item, apply(needs, cells), row["claim"])]
+                needs += [{"dataset": dataset, **n} for n in remedies(item, cells, row["claim"])]
         needs = _merged(needs)
+        if cap:
+            needs = [{**n, "epochs": min(n["epochs"], cap)} for n in needs]
+            idle = [n for n in needs if cost(n, cells) == 0]
+            result.left_alone += [f"{dataset} {n['label']} β {beta_text(n['betas'][0])}: {n['why']} (no effect: "
+                                  f"claims.max_epochs = {cap})" for n in idle]
+            needs = [n for n in needs if cost(n, cells) > 0]
         round_cost = sum(cost(n, apply(needs[:i], cells)) for i, n in enumerate(needs))
         if budget is not None and spent.get(dataset, 0) + round_cost > budget:
             raise BudgetError(f"follow-up round for {dataset} costs {round_cost} run-epochs; the budget "

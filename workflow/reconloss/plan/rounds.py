@@ -60,7 +60,7 @@ def next_round(config_files, needs_so_far):
     settings = config["claims"]
     frame = pd.read_csv(CLAIMS_TABLE, keep_default_na=False)
     return follow_up.plan_round(frame, cells_of(config), spent_of(needs_so_far, config_files),
-                                settings["follow_up_budget"]), settings
+                                settings["follow_up_budget"], settings.get("max_epochs")), settings
 
 
 def write_round(number, needs):
