@@ -186,6 +186,8 @@ def test_make_claims_runs_a_round_for_an_edge_and_stops_once_the_verdict_is_deci
 
 
 def test_make_claims_stops_at_its_rounds_and_refuses_a_round_over_the_budget(tmp_path, monkeypatch, capsys):
+    import yaml
+
     from reconloss.plan import rounds
 
     fake = _rounds_workdir(tmp_path, monkeypatch, rounds=0)
@@ -195,6 +197,8 @@ def test_make_claims_stops_at_its_rounds_and_refuses_a_round_over_the_budget(tmp
     assert "continuous_bernoulli β 33" in capsys.readouterr().out
     (tmp_path / "calls.jsonl").unlink()
     fake = _rounds_workdir(tmp_path, monkeypatch, follow_up_budget=10)
-    assert rounds.main(["--config", "claims.yaml", "--", *fake]) == 3
+    assert rounds.main(["--config", "claims.yaml", "--", *fake]) == 0  # the verdicts at hand stand
     assert "round 1 refused" in capsys.readouterr().err
     assert not (tmp_path / "results/claims/follow_up/round~1.yaml").exists()
+    assert "refused" in (tmp_path / "results/claims/follow_up/rounds.jsonl").read_text().splitlines()[-1]
+    assert yaml.safe_load((tmp_path / "results/claims/follow_up/final.yaml").read_text()) == {"claims": {"follow_ups": []}}

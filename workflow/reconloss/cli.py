@@ -47,4 +47,6 @@ def main(argv: list[str] | None = None) -> None:
 
         torch.set_num_threads(threads)
     module = importlib.import_module(COMMANDS[argv[0]][0])
-    module.main(argv[1:])
+    status = module.main(argv[1:])
+    if isinstance(status, int) and status:
+        sys.exit(status)

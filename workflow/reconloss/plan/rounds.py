@@ -6,7 +6,7 @@ reconloss.plan.follow_up turns them into extra needs, and this command writes th
 earlier round's, to results/claims/follow_up/round~N.yaml (the configuration's
 `claims.follow_ups`) and runs `snakemake claims` again with that file added. It stops when a
 round plans nothing, after `claims.rounds` rounds, or when a round would exceed
-`claims.follow_up_budget` run-epochs (refused, with its cost: exit status 3).
+`claims.follow_up_budget` run-epochs (refused, with its cost, and recorded: the verdicts at hand stand).
 
 `snakemake -n claims --configfile <configs> results/claims/follow_up/round~N.yaml` shows what a
 round trains; `--dry-run` here prints the next round's plan from the claims table at hand and
@@ -98,8 +98,12 @@ def main(argv=None):
         try:
             plan, _ = next_round(args.config, needs)
         except follow_up.BudgetError as error:
+            # not a failure: the verdicts at hand stand, judged with the rounds that ran
             print(f"claims-rounds: round {number + 1} refused: {error}", file=sys.stderr)
-            return 3
+            ROUNDS_DIR.mkdir(parents=True, exist_ok=True)
+            with open(ROUNDS_DIR / "rounds.jsonl", "a") as log:
+                log.write(json.dumps({"round": number + 1, "refused": str(error)}) + "\n")
+            break
         if not plan.needs:
             print(f"claims-rounds: no verdict asks for more runs after round {number}\n{plan.text()}")
             break
@@ -111,7 +115,7 @@ def main(argv=None):
                                   "left_alone": plan.left_alone}) + "\n")
         print(f"claims-rounds: round {number} plans\n{plan.text()}", flush=True)
     final = ROUNDS_DIR / "final.yaml"
-    final.parent.mkdir(parents=True, exist_ok=True)
+    ROUNDS_DIR.mkdir(parents=True, exist_ok=True)
     final.write_text(yaml.safe_dump({"claims": {"follow_ups": needs}}, sort_keys=False))
     return 0
 
