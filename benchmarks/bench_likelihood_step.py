@@ -98,7 +98,7 @@ def export(rev, dest):
     return dest / "workflow"
 
 
-def compare(rev, new_rev, k, batch, names, rounds, n):
+def compare(rev, new_rev, k, batch, names, rounds, n, stat="min"):
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "old").mkdir()
         paths = {"old": str(export(rev, Path(tmp) / "old")), "new": str(ROOT / "workflow")}
@@ -114,10 +114,10 @@ def compare(rev, new_rev, k, batch, names, rounds, n):
                     out = subprocess.run([sys.executable, __file__, "--worker", name, "--k", str(k),
                                           "--batch", str(batch), "--steps", str(n)],
                                          env=env, check=True, capture_output=True, text=True).stdout
-                    got[(name, v)].append(json.loads(out.strip().splitlines()[-1])["median"])
+                    got[(name, v)].append(json.loads(out.strip().splitlines()[-1])[stat])
             print(f"round {r + 1}/{rounds} done, load average {os.getloadavg()}", flush=True)
         print(f"\nK={k}, batch {batch}, one thread; old = {rev}, new = {new_rev or 'working tree'}; "
-              f"median over {rounds} alternating rounds of each round's median of {n} steps")
+              f"median over {rounds} alternating rounds of each round's {stat} of {n} steps")
         print(f"{'likelihood':24s} {'old s/step':>10s} {'new s/step':>10s} {'old s/run-ep':>12s} "
               f"{'new s/run-ep':>12s} {'new/old':>8s}   per-round new/old")
         for name in names:
@@ -139,6 +139,8 @@ def main():
     ap.add_argument("--new", metavar="REV", help="the new code: this revision (default: the working tree)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--stat", choices=["min", "median"], default="min",
+                    help="each subprocess's figure: the fastest of its steps (least disturbed by other jobs) or the median")
     ap.add_argument("--worker", metavar="LIKELIHOOD")
     a = ap.parse_args()
     names = a.likelihoods.split(",")
@@ -147,7 +149,7 @@ def main():
     elif a.profile:
         profile(a.k, a.batch, names, a.rows)
     elif a.baseline:
-        compare(a.baseline, a.new, a.k, a.batch, names, a.rounds, a.steps)
+        compare(a.baseline, a.new, a.k, a.batch, names, a.rounds, a.steps, a.stat)
     else:
         ap.error("one of --profile, --baseline REV")
 

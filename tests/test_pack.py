@@ -47,7 +47,7 @@ def pack_and_singles(digits, root, members, **kw):
 
 
 @pytest.mark.parametrize("likelihood", ["gaussian_learned_pixel", "gaussian_learned_global", "continuous_bernoulli",
-                                        "gaussian_data_pixel"])
+                                        "gaussian_data_pixel", "beta"])
 def test_a_pack_trains_the_numbers_of_its_runs_alone(digits, tmp_path, likelihood):
     pairs, statuses = pack_and_singles(digits, tmp_path, [(0.5, 0), (1.0, 0), (4.0, 1)], likelihood=likelihood,
                                        epochs=2)
