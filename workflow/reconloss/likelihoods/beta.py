@@ -7,34 +7,6 @@ from reconloss.likelihoods.base import Likelihood, sum_per_example
 from reconloss.option_ranges import Range
 
 
-class _BetaLogDensity(torch.autograd.Function):
-    """log Beta(x; a, b) from log x and log(1 - x), with its gradient in closed form:
-    d/da = log x - digamma(a) + digamma(a + b), d/db = log(1 - x) - digamma(b) + digamma(a + b).
-    The forward is the plain formula's ops; the backward computes digamma(a + b) once and
-    skips the elementwise passes autograd makes through the formula (the same gradient up to
-    float rounding). The three digammas remain most of the likelihood's time on a CPU."""
-
-    generate_vmap_rule = True  # the pack vmaps the likelihood over its members
-
-    @staticmethod
-    def forward(a, b, log_x, log1m_x):
-        log_norm = torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
-        return (a - 1.0) * log_x + (b - 1.0) * log1m_x - log_norm
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(*inputs)
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, b, log_x, log1m_x = ctx.saved_tensors
-        psi_ab = torch.digamma(a + b)
-        # (x is data: log x and log(1 - x) get a gradient only where a caller asks for one)
-        need = ctx.needs_input_grad
-        return (grad * (log_x - torch.digamma(a) + psi_ab), grad * (log1m_x - torch.digamma(b) + psi_ab),
-                grad * (a - 1.0) if need[2] else None, grad * (b - 1.0) if need[3] else None)
-
-
 class Beta(Likelihood):
     """alpha, beta = floor + softplus(decoder output), 2C decoder channels.
 
@@ -89,7 +61,9 @@ class Beta(Likelihood):
         # (new_full, a fill kernel: as_tensor of a Python float is a host copy, which CUDA-graph capture forbids)
         hi = torch.minimum(x.new_full((), 1.0 - self.eps), below_one)
         x = torch.where((x > 0.0) & (x < 1.0), x, x.clamp(min=self.eps).minimum(hi))
-        return -sum_per_example(_BetaLogDensity.apply(a, b, torch.log(x), torch.log1p(-x)))
+        log_norm = torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
+        logp = (a - 1.0) * torch.log(x) + (b - 1.0) * torch.log1p(-x) - log_norm
+        return -sum_per_example(logp)
 
     def mean(self, out):
         a, b = self.concentrations(out)
