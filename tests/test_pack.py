@@ -20,7 +20,7 @@ from torch_helpers import assert_lean_job, one_thread, sigkill_after_checkpoint
 from reconloss.training import train
 from reconloss.io import read_json
 from reconloss.training.optim import Adam, clip_and_mask, member_grad_norms
-from reconloss.training.stack import StackedVAE
+from reconloss.training.stack import StackedVAE, _StackedLinear
 from reconloss.training.vae import build_vae
 
 from test_train import TIMING, assert_same_run, digits, log_rows, model_state, settings  # noqa: F401
@@ -47,7 +47,7 @@ def pack_and_singles(digits, root, members, **kw):
 
 
 @pytest.mark.parametrize("likelihood", ["gaussian_learned_pixel", "gaussian_learned_global", "continuous_bernoulli",
-                                        "gaussian_data_pixel"])
+                                        "gaussian_data_pixel", "beta"])
 def test_a_pack_trains_the_numbers_of_its_runs_alone(digits, tmp_path, likelihood):
     pairs, statuses = pack_and_singles(digits, tmp_path, [(0.5, 0), (1.0, 0), (4.0, 1)], likelihood=likelihood,
                                        epochs=2)
@@ -317,6 +317,27 @@ def test_stacked_loss_is_each_members_own_loss():
         torch.testing.assert_close(nll[i], res["nll"].sum(), rtol=1e-6, atol=1e-6)
         torch.testing.assert_close(kl[i], res["kl"].sum(), rtol=1e-6, atol=1e-6)
         assert all(torch.equal(v, vae.state_dict()[k]) for k, v in stack.member_state(i).items())
+
+
+def test_stacked_linear_gradients_are_each_members_linear_and_in_the_weights_layout():
+    """The stacked Linear's own backward against F.linear per member (float64), its weight
+    gradient contiguous like the weight (the copy it exists to avoid)."""
+    g = torch.Generator().manual_seed(3)
+    h = torch.randn(3, 9, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 5, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    up = torch.randn(3, 9, 5, generator=g, dtype=torch.float64)
+    out = _StackedLinear.apply(h, w, b)
+    got = torch.autograd.grad((out * up).sum(), (h, w, b))
+    ref_out = torch.stack([torch.nn.functional.linear(h[k], w[k], b[k]) for k in range(3)])
+    want = torch.autograd.grad((ref_out * up).sum(), (h, w, b))
+    torch.testing.assert_close(out, ref_out, rtol=1e-13, atol=0)
+    for a, e in zip(got, want, strict=True):
+        torch.testing.assert_close(a, e, rtol=1e-12, atol=1e-13)
+    assert got[1].is_contiguous()
+    w.grad = None  # as a training step leaves it: a fresh gradient, in the weight's own strides
+    _StackedLinear.apply(h, w, b).sum().backward()
+    assert w.grad.is_contiguous() and w.grad.stride() == w.stride()
 
 
 def test_per_member_clipping_is_clip_grad_norm_of_each_member():

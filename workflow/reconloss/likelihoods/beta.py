@@ -58,7 +58,8 @@ class Beta(Likelihood):
         # at the first white pixel instead of a density free to grow there.
         below_one = torch.nextafter(torch.ones((), dtype=x.dtype, device=x.device),
                                     torch.zeros((), dtype=x.dtype, device=x.device))
-        hi = torch.minimum(torch.as_tensor(1.0 - self.eps, dtype=x.dtype, device=x.device), below_one)
+        # (new_full, a fill kernel: as_tensor of a Python float is a host copy, which CUDA-graph capture forbids)
+        hi = torch.minimum(x.new_full((), 1.0 - self.eps), below_one)
         x = torch.where((x > 0.0) & (x < 1.0), x, x.clamp(min=self.eps).minimum(hi))
         log_norm = torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
         logp = (a - 1.0) * torch.log(x) + (b - 1.0) * torch.log1p(-x) - log_norm

@@ -84,15 +84,19 @@ def member_grad_norms(grads):
 
 
 @torch.no_grad()
-def clip_and_mask(grads, norms, keep, max_norm=None):
+def clip_and_mask(grads, norms, keep, max_norm=None, skip_unit=False):
     """Scale each member's gradient as clip_grad_norm_(max_norm) does (coefficient
     max_norm / (norm + 1e-6), at most 1) and set the gradient of members not kept to exactly 0
     (masked_fill, so a NaN gradient is replaced, not multiplied). In place: a categorical
     decoder's gradient is 100M numbers per member, and no full-size temporary is made.
-    keep None: clip only."""
+    keep None: clip only. skip_unit: when every coefficient is exactly 1 (no member is clipped)
+    the multiplications, which would change nothing, are skipped; this reads the coefficients
+    on the host, so only where a host sync is free (a CPU)."""
     drop = None if keep is None else ~keep
     if max_norm:
         coef = (float(max_norm) / (norms + 1e-6)).clamp(max=1.0).to(grads[0].dtype)
+        if skip_unit and bool((coef == 1.0).all()):
+            max_norm = None
     for g in grads:
         if max_norm:
             g.mul_(_member_view(coef, g))

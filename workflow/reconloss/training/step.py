@@ -103,10 +103,22 @@ class PackEpochs:
     # --- the step -----------------------------------------------------------------------
     def _step(self, idx, eps):
         xb = self.x[idx].float().div_(self.scale)  # (K, B, C, H, W)
-        grads = [p.grad for p in self.opt.params]
-        torch._foreach_zero_(grads)
+        params = self.opt.params
+        if self.host_checks:
+            # Without a graph the gradients need not live in fixed buffers: backward hands its
+            # fresh gradient tensors over instead of adding them into zeroed ones (0 + g is g:
+            # the same numbers, minus a zeroing pass and an addition pass over every parameter).
+            for p in params:
+                p.grad = None
+        else:
+            torch._foreach_zero_([p.grad for p in params])
         loss, nll, kl = self.stack.loss(xb, eps)
         loss.sum().backward()
+        if self.host_checks:
+            for p in params:
+                if p.grad is None:  # a parameter the loss does not reach: its gradient is 0
+                    p.grad = torch.zeros_like(p)
+        grads = [p.grad for p in params]
         with torch.no_grad():
             norms = member_grad_norms(grads)
             ok = self.alive & torch.isfinite(loss) & torch.isfinite(norms)
@@ -122,9 +134,10 @@ class PackEpochs:
                 self.opt.step()
             elif bool(ok.all()):
                 # A host check costs nothing without a device: skip the masking ops while every
-                # member is finite (where(True, g, 0) is g, so the numbers are the same).
+                # member is finite (where(True, g, 0) is g, so the numbers are the same), and the
+                # clipping's multiplications while no member's coefficient is below 1 (g * 1 is g).
                 if self.grad_clip:
-                    clip_and_mask(grads, norms, ok, self.grad_clip)
+                    clip_and_mask(grads, norms, None, self.grad_clip, skip_unit=True)
                 self.opt.step()
             else:  # on a CPU a diverged member is frozen exactly
                 clip_and_mask(grads, norms, ok, self.grad_clip)
