@@ -198,6 +198,7 @@ def test_a_loss_still_moving_is_not_judged(test):
     df.loc[df["likelihood"] == "bernoulli", "loss_trend"] = -0.05
     out = judge(test, df)
     assert out["verdict"] == "inconclusive" and "still moving" in out["reason"] and "holds" in out["reason"]
+    assert out["follow_up"]["kind"] == "unsettled"  # a follow-up round trains it longer
 
 
 def test_bw_black_regions_are_shown_not_judged():

@@ -28,7 +28,8 @@ import math
 
 from reconloss.claims.claim import LABEL_SPECS, Claim, Need
 from reconloss.claims.evidence import Spread, Stat
-from reconloss.claims.runs import betas, cells, describe, finished, missing, not_tested, of, still_moving
+from reconloss.claims.runs import (betas, cells, describe, finished, missing, moving_follow_up, not_tested, of,
+                                   still_moving)
 
 CB, BERNOULLI, GAUSSIAN = "continuous_bernoulli", "bernoulli", "gaussian_fixed"
 COMPARATORS = (BERNOULLI, GAUSSIAN)
@@ -134,6 +135,7 @@ def _row(df, parts, betas_, numbers, labels):
     if moving:
         out["reason"] = f"{moving} (the tests alone: {out['verdict']}, {out['reason']})"
         out["verdict"] = "inconclusive"
+        out["follow_up"] = moving_follow_up(df, labels)  # more epochs, resumed: a follow-up round's remedy
     return out
 
 
