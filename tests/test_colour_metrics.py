@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy.stats import wasserstein_distance
 
-from reconloss.evaluation import colour
-from reconloss.report.tables import COLOUR_COLUMNS, summary_frame
+from reconloss.evaluation import colour, scores
+from reconloss.report.tables import COLOUR_COLUMNS, KEY_COLUMNS, METRIC_COLUMNS, summary_frame
 
 
 def test_extreme_share_counts_both_ends_inclusive():
@@ -120,7 +120,8 @@ def test_summary_places_colour_columns_only_where_runs_have_them():
     assert not set(COLOUR_COLUMNS) & set(grey.columns)
     rgb = summary_frame([{**base, "colour_mean_w1": 0.1, "zzz_extra": 1}, base])
     cols = list(rgb.columns)
-    assert cols[cols.index("sigma_trend") + 1:cols.index("sigma_trend") + 1 + len(COLOUR_COLUMNS)] == COLOUR_COLUMNS
+    start = len(KEY_COLUMNS) + len(METRIC_COLUMNS)  # right after the contract's metrics
+    assert cols[:start] == KEY_COLUMNS + METRIC_COLUMNS and cols[start:start + len(COLOUR_COLUMNS)] == COLOUR_COLUMNS
     assert cols[-1] == "zzz_extra"
     assert COLOUR_COLUMNS == colour.KEYS
 
@@ -147,15 +148,14 @@ def test_compute_metrics_adds_the_colour_metrics_for_rgb_data_only(shape):
     def extractor(images):
         return images.flatten(1) @ proj
 
-    feats = extractor(x.float() / 255)
-    stats_ = (feats.mean(0).numpy(), np.cov(feats.numpy(), rowvar=False))
-    m, images, _ = metrics.compute_metrics(vae, data, settings, extractor, stats_)
+    net = scores.fid_net(extractor, None, x.float() / 255)  # its test statistics from the test images
+    m, images, _ = metrics.compute_metrics(vae, data, settings, [net])
     if shape[0] == 1:
         assert not [k for k in m if k.startswith("colour_")] and not [k for k in images if k.startswith("colour_")]
         return
     assert set(colour.KEYS) <= set(m) and m["colour_bw_images"] == 5
     assert m["colour_bw_data_white"] == 1.0 and m["colour_bw_data_black"] == 0.0
-    run = metrics.Run(vae, data, settings, extractor, stats_)
+    run = metrics.Run(vae, data, settings, [net])
     direct, direct_images = colour.colour_pass(run)
     assert all(m[k] == pytest.approx(direct[k]) for k in colour.KEYS)
     assert torch.equal(images["colour_indices"], direct_images["colour_indices"])
