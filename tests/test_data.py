@@ -427,11 +427,8 @@ def test_cifar10_colour_claims_plan_and_train_from_a_local_archive(tmp_path, tin
     claims' runs on CIFAR-10, and each planned run trains one step on the archive's images."""
     import yaml
 
-    from reconloss import claims
-    from reconloss.claims import colour
-    from reconloss.claims.claim import spec_of
+    from reconloss.plan import config_check
     from reconloss.plan import runs as plan_runs
-    from reconloss.report.publish import load_config
     from reconloss.training.train import train_pack
     from workflow_helpers import copy_workflow, planned_jobs, snakemake
 
@@ -439,25 +436,24 @@ def test_cifar10_colour_claims_plan_and_train_from_a_local_archive(tmp_path, tin
     work = copy_workflow(tmp_path / "wf")
     here = work / "cifar10-here.yaml"
     here.write_text(yaml.safe_dump({"data": {"mirrors": {"cifar10": [str(mirror)]}}}))
+    config = config_check.load_files([work / "configs/cifar10-claims.yaml", here])
+    plan = plan_runs.Plan(config)
     proc = snakemake(work, "-n", "claims", "--configfile", "configs/cifar10-claims.yaml", str(here))
     jobs = planned_jobs(proc)
-    packs = 3 * len(colour.COLOUR_BETAS)  # CB, Bernoulli, fixed-σ Gaussian at each β; 3 seeds per pack
-    assert jobs["claims_train"] == packs and jobs["claims_evaluate"] == packs and jobs["data"] == 1
+    # CB, Bernoulli and the fixed-σ Gaussian, a pack each (their β and seeds stacked), on CIFAR-10 alone
+    assert {label for _, label in plan.reads("claims")} == {"continuous_bernoulli", "bernoulli", "gaussian_fixed"}
+    assert {r.dataset for r in plan.runs.values()} == {"cifar10"}
+    assert jobs["train"] == jobs["evaluate"] == len(plan.packs) == 3 and jobs["data"] == 1
     assert jobs["classifier"] == 1 and jobs["claims_verdicts"] == 1
-
-    config = load_config([work / "configs/cifar10-claims.yaml", here])
-    plan = plan_runs.plan(claims.CLAIMS, config)
-    assert set(plan) == {"cifar10"} and set(plan["cifar10"]) == {"continuous_bernoulli", "bernoulli", "gaussian_fixed"}
     out = tmp_path / "cifar10.pt"
     data.prepare("cifar10", out, tmp_path / "raw", {"mirrors": config["data"]["mirrors"]["cifar10"]})
-    for label, entry in plan["cifar10"].items():
-        spec = spec_of(label, config)
-        runs = [(tmp_path / "runs" / label / f"beta~{b}" / f"seed~{s}",
-                 {"dataset": "cifar10", "likelihood": label, "likelihood_name": spec["likelihood"],
-                  "likelihood_options": spec["options"], "beta": float(b), "seed": s,
-                  "train": {**config["train"], **spec["train"], "epochs": 1, "device": "cpu"},
-                  "model": config["model"]})
-                for b in entry["epochs"] for s in config["claims"]["seeds"]]
+    for pack in plan.packs:
+        label = pack.runs[0].folder
+        runs = []
+        for run in pack.runs:
+            settings = run.job_settings()
+            settings["train"] = {**settings["train"], "epochs": 1, "device": "cpu"}
+            runs.append((tmp_path / "runs" / label / f"beta~{run.beta}" / f"seed~{run.seed}", settings))
         statuses = train_pack(out, runs)
         assert [st["status"] for st in statuses] == ["ok"] * len(runs), label
         assert all((d / "model.pt").is_file() for d, _ in runs)
