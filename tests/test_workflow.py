@@ -100,9 +100,15 @@ def test_one_run_per_job_when_nothing_is_packed(tiny_workflow_run, tmp_path):
     jobs = planned_jobs(proc)
     n_runs = len(config["likelihoods"]) * len(config["betas"]) * len(config["seeds"])
     assert jobs["train"] == n_runs and jobs["evaluate"] == n_runs
-    # one pack per run, named by its run's axes (β 0.5 is the claims' too: they ask for 3 epochs, the grid 2)
-    assert "results/logs/train/digits/gaussian_fixed/beta~0.5/seed~0/grid-e3.log" in proc.stdout + proc.stderr
-    assert "results/logs/train/digits/gaussian_fixed/beta~2/seed~0/grid-e2.log" in proc.stdout + proc.stderr
+    # one pack per run, named by its run's axes; β 0.5 is the claims' too (the squared-error sweep asks 12
+    # epochs, the grid 2), and the grid's β 2, asked at the same 2 epochs, trains as long: equal training
+    from reconloss.plan import config_check
+    from reconloss.plan.runs import Plan
+
+    fixed = [p for p in Plan(config_check.effective(config)).packs_of("grid") if p.id.startswith("digits/gaussian_fixed/")]
+    assert {p.runs[0].beta: p.runs[0].epochs for p in fixed if p.runs[0].seed == 0} == {"0.5": 12, "2": 12}
+    for pack in fixed:
+        assert f"results/logs/train/{pack.id}.log" in proc.stdout + proc.stderr, pack.id
 
 
 def test_a_diverging_run_is_a_result_and_the_grid_completes(tiny_workflow_run, tmp_path):
