@@ -94,13 +94,15 @@ def test_sections_are_the_posts_headings():
 
 def test_the_copy_checker_finds_a_planted_copy():
     post = _post()
-    planted = ("This loss has the property that the gradients become larger as the difference gets closer to "
-               "0, we find.")
+    # a copy taken from the post itself (its Gaussian section), so the test holds no sentence of the post
+    words = post[post.index("the gradients become"):].split()
+    planted = " ".join(words[:12]) + ", we find."
     assert copied_runs(planted, post)
     reworded = "Its gradient grows as the residual shrinks, the reverse of the squared error's."
     assert not copied_runs(reworded, post)
     # punctuation and case do not hide a copy
-    assert copied_runs("IT'S NOT SO EASY TO SEE; ON THE GRAPH, BUT FOR EACH", post)
+    shouted = "; ".join(" ".join(words[i:i + 3]).upper() for i in range(0, 9, 3))
+    assert copied_runs(shouted, post)
 
 
 def test_no_row_repeats_eight_words_of_the_post(frame):
