@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from reconloss import claims
-from reconloss.claims import colour
+from reconloss.claims import colour, evidence
 from reconloss.plan import runs as plan_runs
 
 SEEDS = (0, 1, 2)
@@ -127,10 +127,10 @@ def test_claims_frame_lists_both_colour_claims():
 
 
 def test_holm_by_hand():
-    assert colour.holm([0.01, 0.04, 0.03]) == [True, False, False]  # .03 > .05/2
-    assert colour.holm([0.01, 0.02, 0.04]) == [True, True, True]  # .01 ≤ .05/3, .02 ≤ .05/2, .04 ≤ .05
-    assert colour.holm([0.2, 0.001]) == [False, True]
-    assert colour.holm([]) == []
+    assert evidence.holm([0.01, 0.04, 0.03]) == [True, False, False]  # .03 > .05/2
+    assert evidence.holm([0.01, 0.02, 0.04]) == [True, True, True]  # .01 ≤ .05/3, .02 ≤ .05/2, .04 ≤ .05
+    assert evidence.holm([0.2, 0.001]) == [False, True]
+    assert evidence.holm([]) == []
 
 
 def test_one_sided_matches_scipy_ttest():

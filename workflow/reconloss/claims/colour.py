@@ -27,7 +27,8 @@ colour metrics: their rows say so.
 import math
 
 from reconloss.claims.claim import LABEL_SPECS, Claim, Need
-from reconloss.claims.evidence import Spread, Stat
+from reconloss.claims import evidence
+from reconloss.claims.evidence import CONFIDENCE, Spread, Stat, holm
 from reconloss.claims.runs import (betas, cells, describe, finished, missing, moving_follow_up, not_tested, of,
                                    still_moving)
 
@@ -40,20 +41,7 @@ COLOUR_EPOCHS = 12
 #: How much further from the data's levels CB's E[x] may be than a comparator's and still count as "fine":
 #: a Wasserstein-1 distance of 0.02, every level moved by about 5 of 255 grey levels.
 W1_MARGIN = 0.02
-#: Family-wise error rate of each verdict (Holm).
-ALPHA = 0.05
 NEEDS = tuple(Need(label, COLOUR_BETAS, COLOUR_EPOCHS) for label in (CB, *COMPARATORS))
-
-
-def holm(pvalues, alpha=ALPHA):
-    """Holm's step-down procedure: which hypotheses are rejected (in the given order)."""
-    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
-    rejected = [False] * len(pvalues)
-    for rank, i in enumerate(order):
-        if not pvalues[i] <= alpha / (len(pvalues) - rank):
-            break
-        rejected[i] = True
-    return rejected
 
 
 def one_sided(estimate, se, df, shift=0.0):
@@ -104,7 +92,7 @@ class Parts:
                     "held": k}
         if all(held):
             return {"verdict": "holds", "reason": f"every part clear at every β (Holm over {len(held)} tests, "
-                                                  f"α {ALPHA:g})", "held": k}
+                                                  f"α {evidence.alpha():.3g})", "held": k}
         weak = [f"{name} at β {b:g}" for (b, name, _, _), h in zip(self.parts, held) if not h]
         return {"verdict": "inconclusive", "reason": "not clear (Holm): " + ", ".join(weak), "held": k}
 
@@ -221,7 +209,7 @@ CLAIMS = [
           "from the data's, per channel, against Bernoulli's and the fixed-σ Gaussian's",
           f"per β: λ's share clearly above the data's, and CB's E[x] distance no more than {W1_MARGIN:g} above each "
           f"comparator's (one-sided t-tests over seeds); holds when every part is clear at every β (Holm, α "
-          f"{ALPHA:g}), does not hold when an opposite is clear at some β; a loss still moving: inconclusive",
+          f"{1 - CONFIDENCE:g}, divided by the looks of the follow-up rounds), does not hold when an opposite is clear at some β; a loss still moving: inconclusive",
           "colour_image", NEEDS, lambda_oversaturated, channels=3),
     Claim("colour_black_white_elements",
           "On a colour image with black and white elements CB's λ is overblown while its E[x] is too dark.",
@@ -230,7 +218,7 @@ CLAIMS = [
           "fixed-σ Gaussian's E[x]",
           "per β, on the white regions: λ clearly whiter than the data, CB's E[x] clearly darker than the data and "
           "than each comparator's (black regions shown, not judged); holds when every part is clear at every β "
-          f"(Holm, α {ALPHA:g}), does not hold when an opposite is clear at some β; a loss still moving: "
+          f"(Holm, α {1 - CONFIDENCE:g}, divided by the looks of the follow-up rounds), does not hold when an opposite is clear at some β; a loss still moving: "
           "inconclusive",
           "colour_image", NEEDS, black_white_elements, channels=3),
 ]
