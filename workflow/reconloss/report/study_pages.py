@@ -136,8 +136,8 @@ def index_markdown(datasets, specs=None, docs=None):
             else "—"
 
     def dataset_links(stem):
-        return ", ".join(f"[{t}]({d}/{stem}_{d}.png)" for d, t in zip(datasets, titles)
-                         if docs is None or (Path(docs) / d / f"{stem}_{d}.png").is_file()) or "—"
+        links = [figure_link(t, d, stem) for d, t in zip(datasets, titles)]
+        return ", ".join(link for link in links if link != "—") or "—"
 
     def claims_cell(figure):
         return cell(" ".join(f"“{c}”" for c in backs.get(figure, [])) or "none (context)")
