@@ -3,9 +3,10 @@
 The runs are the planner's (reconloss.plan.runs.Plan: the claims' runs of the configuration, every
 epoch each trains to, claims.max_epochs ignored). The rates are the published claims run's own
 (docs/study/{dataset}/summary.csv: train_seconds and epochs per run, measured on the 2-core Intel
-Xeon of docs/measured.md, machine B): a run's train_seconds are its stack's (the runs of one
-(label, β) trained as one model, 3 seeds), so a label's seconds per run-epoch are its stacks'
-seconds over their run-epochs. On a CPU a stack costs about its runs' sum (docs/measured.md,
+Xeon of docs/measured.md, machine B): a run's train_seconds are its pack's (the runs trained as one
+model: all β and seeds of a label, or, in runs before the one planner, the seeds of one (label, β)),
+so a label's seconds per run-epoch are its packs' seconds over their run-epochs. On a CPU a pack costs about
+its runs' sum (docs/measured.md,
 training speed), so the rate holds for the planner's larger packs. A label never run takes a
 measured stand-in, named with its reason. Evaluation: the measured seconds per run (one FID
 classifier then) plus, for each further classifier (classifier.count), its features of the images
@@ -66,15 +67,23 @@ def measured(dataset):
     """({label: s per run-epoch}, {label: evaluation s per run}, classifier s, machine text) of a published run."""
     summary = pd.read_csv(REPO / "docs" / "study" / dataset / "summary.csv")
     prov = json.loads((REPO / "docs" / "study" / dataset / "provenance.json").read_text())
-    rates = {}
-    for label, rows in summary.groupby("likelihood"):
-        stacks = rows.groupby("beta").agg(seconds=("train_seconds", "mean"), run_epochs=("epochs", "sum"))
-        if stacks["run_epochs"].sum() > 0:
-            rates[label] = stacks["seconds"].sum() / stacks["run_epochs"].sum()
+    rates = rates_of(summary)
     evaluate = summary.groupby("likelihood")["eval_seconds"].median().to_dict()
     device = prov["device"]
     machine = f"{device['cpu_count']}-core {device['cpu']}, torch {prov['versions']['torch']}"
     return rates, evaluate, prov["wall_time"]["dataset_stages"]["classifier"], machine
+
+
+def rates_of(summary):
+    """{label: s per run-epoch}: each label's packs' train_seconds over their run-epochs. A pack's runs all
+    carry its train_seconds, so one value per pack, whatever the pack spans (every β and seed of a label, or,
+    in runs before the one planner, the seeds of one (label, β))."""
+    rates = {}
+    for label, rows in summary.dropna(subset=["train_seconds"]).groupby("likelihood"):
+        packs = rows.groupby("train_seconds")["epochs"].sum()
+        if packs.sum() > 0:
+            rates[label] = sum(seconds for seconds, epochs in packs.items() if epochs > 0) / packs.sum()
+    return rates
 
 
 def rate_of(label, rates):

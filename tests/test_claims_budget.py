@@ -42,3 +42,15 @@ def test_budget_counts_the_plans_runs_and_every_stand_in_is_measured(budget):
     assert total["cpu_s"] == pytest.approx(total["train_s"] + total["evaluate_s"] + total["follow_up_s"]
                                            + total["classifier_s"])
     assert total["wall_min"] == pytest.approx(max(total["cpu_s"] / 2, total["longest_pack_s"]) / 60)
+
+
+def test_a_pack_over_every_beta_is_counted_once(budget):
+    # one pack of 2 β × 2 seeds, 3 epochs each, 120 s: 10 s per run-epoch (counting the pack once per β, as a
+    # (label, β) stack would be, gives 20); a second label in (label, β) stacks: (30 + 50) s over 8 run-epochs
+    import pandas as pd
+
+    rows = [("a", beta, seed, 3, 120.0) for beta in (1, 3) for seed in (0, 1)]
+    rows += [("b", 1, seed, 2, 30.0) for seed in (0, 1)] + [("b", 3, seed, 2, 50.0) for seed in (0, 1)]
+    rows += [("c", 1, 0, 0, float("nan"))]  # broke before its first epoch: no rate
+    summary = pd.DataFrame(rows, columns=["likelihood", "beta", "seed", "epochs", "train_seconds"])
+    assert budget.rates_of(summary) == {"a": pytest.approx(10.0), "b": pytest.approx(10.0)}
