@@ -1,21 +1,17 @@
 """benchmarks/claims_budget.py: its rates against the published run's logged training, its runs against the plan."""
 
-import importlib.util
 import json
 
 import pytest
 import yaml
 from reconloss.plan import config_check
 from reconloss.plan.runs import Plan
-from workflow_helpers import REPO
+from workflow_helpers import REPO, load_benchmark
 
 
 @pytest.fixture(scope="module")
 def budget():
-    spec = importlib.util.spec_from_file_location("claims_budget", REPO / "benchmarks" / "claims_budget.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("claims_budget")
 
 
 def test_rates_give_back_the_published_training_seconds(budget):

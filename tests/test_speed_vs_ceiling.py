@@ -1,18 +1,14 @@
 """benchmarks/speed_vs_ceiling.py: the FLOPs it charges the study MLP, and the rates it reads from runs."""
 
-import importlib.util
 import json
 
 import pytest
-from workflow_helpers import REPO
+from workflow_helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("speed_vs_ceiling", REPO / "benchmarks" / "speed_vs_ceiling.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("speed_vs_ceiling")
 
 
 def test_flops_are_the_mlps_multiply_adds_three_times_over(bench):

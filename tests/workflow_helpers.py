@@ -14,6 +14,16 @@ WORKFLOW_FILES = ["Snakefile", "config.yaml", "configs", "workflow", "profiles",
 IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
 
 
+def load_benchmark(name: str):
+    """benchmarks/{name}.py as a module (the benchmarks are scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def copy_workflow(dst: Path) -> Path:
     """The project as a user's clone has it, without results."""
     dst.mkdir(parents=True, exist_ok=True)
