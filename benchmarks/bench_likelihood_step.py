@@ -36,8 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def engine(name, k, batch, n_batches=8):
     """A PackEpochs of k members of likelihood `name` on random uint8 images, its epoch drawn."""
+    from reconloss.training.device import configure
     from reconloss.training.stack import StackedVAE
     from reconloss.training.step import PackEpochs
+
+    configure(torch.device("cpu"))  # as a training job sets up its device (on a CPU: its allocator)
 
     members = [{"likelihood_name": name, "beta": 1.0, "seed": i, "train": {"latent_dim": 20},
                 "model": {"arch": "mlp", "hidden": [512, 256]}} for i in range(k)]
