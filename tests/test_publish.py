@@ -145,6 +145,25 @@ def record(repo, *command, config=REPO / "configs/claims.yaml"):
     return json.loads(wall.read_text())
 
 
+def test_a_failed_or_interrupted_invocation_is_recorded_with_its_exit_status(repo):
+    # its time was spent and a later invocation resumes its work: walls.jsonl keeps it, wall.json (the last
+    # success) does not, and the published commit stays the last successful invocation's
+    first = record(repo, "pass")
+    with pytest.raises(SystemExit) as exited:
+        record(repo, "raise SystemExit(130)")
+    assert exited.value.code == 130
+    lines = [json.loads(line) for line in (repo / "results/walls.jsonl").read_text().splitlines()]
+    assert [line.get("exit") for line in lines] == [None, 130]
+    assert json.loads((repo / "results/wall.json").read_text()) == first
+    src = {"walls": repo / "results/walls.jsonl", "wall": repo / "results/wall.json", "benchmarks": [],
+           "runs": repo / "none"}
+    config = config_check.load_files([REPO / "configs/claims.yaml"])
+    git(repo, "commit", "-q", "--allow-empty", "-m", "later")  # the failed invocation's record names HEAD
+    lines[1]["git_commit"] = git(repo, "rev-parse", "HEAD")
+    (repo / "results/walls.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert provenance.provenance(config, [], src, "mnist", repo)["git_commit"] == first["git_commit"]
+
+
 def test_provenance_records_the_commit_and_dirty_flag_the_command_started_at(repo):
     head = git(repo, "rev-parse", "HEAD")
     clean = record(repo, "pass")

@@ -2,9 +2,10 @@
 
 Two uses. `python -m reconloss provenance ... -- COMMAND` wraps one workflow
 invocation (`make claims`, `make study`): it notes the commit and the dirty flag
-before the command starts, runs it, and when it succeeds writes the invocation's
-record (start, finish, cores, max_epochs, configuration files, data sets, commit,
-dirty flag) to --wall and appends it to --walls, one JSON object a line. And
+before the command starts, runs it, and appends the invocation's record (start,
+finish, cores, max_epochs, configuration files, data sets, commit, dirty flag; the
+exit status of one that failed or was interrupted) to --walls, one JSON object a
+line, and, when it succeeded, writes it to --wall. And
 `provenance(...)` gathers a data set's provenance.json for docs/study from those
 records and the run's benchmark files and training logs.
 """
@@ -152,11 +153,11 @@ def provenance(config, config_files, src, dataset, repo):
     """The run behind docs/study/{dataset}: configuration, commit, versions, device, job seconds, wall time.
     src: where the run's files lie (reconloss.report.publish.sources).
 
-    The commit is the one the run's last recorded invocation started at (walls.jsonl), so that study-docs
+    The commit is the one the run's last successful invocation started at (walls.jsonl), so that study-docs
     run again after the docs are committed writes the same bytes; without such a record (a grid study),
     the checkout's HEAD."""
     runs = invocations(src.get("walls"), dataset)
-    recorded = [r for r in runs if r.get("git_commit")]
+    recorded = [r for r in runs if r.get("git_commit") and not r.get("exit")]
     if recorded:
         commit, dirty = recorded[-1]["git_commit"], recorded[-1].get("git_dirty")
     else:
@@ -178,8 +179,8 @@ def provenance(config, config_files, src, dataset, repo):
 
 
 def run_and_record(command, config_files, wall, walls=None, cores=None, max_epochs=None, repo="."):
-    """Run `command`; when it succeeds, write its record to `wall` and append it to `walls`. Return its exit
-    status. The commit and dirty flag are taken before it starts: the code that ran, whatever is committed
+    """Run `command`; append its record to `walls`, and, when it succeeds, write it to `wall`. A failed or
+    interrupted command's record carries its exit status (`exit`). Return the exit status. The commit and dirty flag are taken before it starts: the code that ran, whatever is committed
     while it runs. cores, max_epochs: recorded as given (strings, as make passes them); None: left out."""
     datasets = list(config_check.load_files(config_files)["datasets"])  # a bad configuration fails first
     commit, dirty = git_state(repo)
@@ -191,20 +192,21 @@ def run_and_record(command, config_files, wall, walls=None, cores=None, max_epoc
             break
         except KeyboardInterrupt:
             continue  # the command got the same interrupt (one process group): let it clean up and exit
-    if code != 0:
-        return code
     record = {"started": started, "finished": int(time.time())}
+    if code != 0:  # interrupted or failed: its time was still spent, and a later invocation resumes its work
+        record["exit"] = code
     record.update({k: v for k, v in (("cores", cores), ("max_epochs", max_epochs)) if v is not None})
     record.update({"config": " ".join(map(str, config_files)), "datasets": datasets,
                    "git_commit": commit, "git_dirty": dirty})
     line = json.dumps(record)
-    with atomic_path(wall) as tmp:
-        Path(tmp).write_text(line + "\n")
+    if code == 0:
+        with atomic_path(wall) as tmp:
+            Path(tmp).write_text(line + "\n")
     if walls is not None:
         Path(walls).parent.mkdir(parents=True, exist_ok=True)
         with open(walls, "a") as f:
             f.write(line + "\n")
-    return 0
+    return code
 
 
 def main(argv=None):
@@ -225,5 +227,7 @@ def main(argv=None):
     code = run_and_record(argv[split + 1:], args.config, args.wall, args.walls, args.cores, args.max_epochs,
                           args.repo)
     if code != 0:
+        print(f"provenance: the command exited with {code}" + (f"; recorded in {args.walls}" if args.walls else ""),
+              file=sys.stderr)
         sys.exit(code)
     print(f"provenance: wrote {args.wall}" + (f", appended to {args.walls}" if args.walls else ""))
