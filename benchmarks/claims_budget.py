@@ -17,7 +17,7 @@ Wall time: two single-thread jobs at a time (`--cores 2`), so the CPU seconds ov
 less than the longest pack.
 
     python benchmarks/claims_budget.py [--config configs/claims.yaml] [--dataset mnist]
-        [--measured fashion_mnist] [--cores 2]
+        [--measured fashion_mnist | --results RESULTS] [--cores 2]
 
 --measured picks the published run whose rates are used: FashionMNIST's ran on otherwise idle cores;
 MNIST's shared its cores with other jobs for much of its time (load average 5-6), which doubled its
@@ -26,7 +26,9 @@ rates. The images have one shape and the model one size, so the rates carry over
 
 import argparse
 import json
+import os
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
@@ -72,6 +74,35 @@ def measured(dataset):
     device = prov["device"]
     machine = f"{device['cpu_count']}-core {device['cpu']}, torch {prov['versions']['torch']}"
     return rates, evaluate, prov["wall_time"]["dataset_stages"]["classifier"], machine
+
+
+def measured_results(results, dataset):
+    """As `measured`, from a results folder, published or not (of a run still going, its finished packs):
+    each run's share of its pack's seconds (status.json: train_seconds over pack_size) over its epochs,
+    evaluation seconds from metrics.json, the classifiers' from their benchmark files; this machine."""
+    from reconloss.report.provenance import cpu_model
+
+    results, shares = Path(results), {}
+    evaluate = {}
+    for status_path in sorted((results / "runs" / dataset).glob("*/beta~*/seed~*/status.json")):
+        status = json.loads(status_path.read_text())
+        label = status_path.parents[2].name
+        if status.get("epochs_completed"):
+            seconds, epochs = shares.get(label, (0.0, 0))
+            shares[label] = (seconds + status["train_seconds"] / status.get("pack_size", 1),
+                             epochs + status["epochs_completed"])
+        metrics = status_path.with_name("metrics.json")
+        if metrics.exists():  # as one classifier's evaluation: `budget` adds each further classifier's features
+            m = json.loads(metrics.read_text())
+            further = int(m.get("classifiers") or 1) - 1
+            evaluate.setdefault(label, []).append(m["eval_seconds"] - further * FEATURE_IMAGES * FEATURE_SECONDS)
+    rates = {label: seconds / epochs for label, (seconds, epochs) in shares.items()}
+    evaluate = {label: float(pd.Series(v).median()) for label, v in evaluate.items()}
+    benches = sorted((results / "benchmarks" / "classifier").glob(f"{dataset}*.tsv"))
+    benches += sorted((results / "benchmarks" / "classifier" / dataset).glob("*.tsv"))
+    classifier_s = float(pd.Series([pd.read_csv(b, sep="\t")["s"].iloc[-1] for b in benches]).mean())
+    machine = f"{os.cpu_count()}-core {cpu_model()}, torch {version('torch')}"
+    return rates, evaluate, classifier_s, machine
 
 
 def rates_of(summary):
@@ -137,10 +168,15 @@ def main(argv=None):
     p.add_argument("--config", default=str(REPO / "configs" / "claims.yaml"))
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--measured", default="fashion_mnist", help="the published run whose rates are used")
+    p.add_argument("--results", help="take the rates from this results folder's runs instead (a run going on)")
     p.add_argument("--cores", type=int, default=2)
     args = p.parse_args(argv)
     config = yaml.safe_load(Path(args.config).read_text())
-    rates, evaluate, classifier_s, machine = measured(args.measured)
+    if args.results:
+        rates, evaluate, classifier_s, machine = measured_results(args.results, args.dataset)
+        args.measured = f"{args.results} ({args.dataset})"
+    else:
+        rates, evaluate, classifier_s, machine = measured(args.measured)
     rows, t = budget(config, args.dataset, rates, evaluate, classifier_s, args.cores)
     print(f"{args.dataset}, {Path(args.config).name}; rates measured on {args.measured} ({machine})\n")
     print("| label | runs | run-epochs | s per run-epoch | from | train s | evaluate s |")

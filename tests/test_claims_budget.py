@@ -50,3 +50,22 @@ def test_a_pack_over_every_beta_is_counted_once(budget):
     rows += [("c", 1, 0, 0, float("nan"))]  # broke before its first epoch: no rate
     summary = pd.DataFrame(rows, columns=["likelihood", "beta", "seed", "epochs", "train_seconds"])
     assert budget.rates_of(summary) == {"a": pytest.approx(10.0), "b": pytest.approx(10.0)}
+
+
+def test_rates_of_a_results_folder_are_each_runs_share_of_its_pack(budget, tmp_path):
+    # a pack of 4 runs, 120 s over 3 epochs: 10 s per run-epoch; evaluation logged with 3 classifiers counts
+    # as one classifier's (budget adds the others' features); a run not yet evaluated has no evaluation
+    for seed in range(4):
+        run = tmp_path / "runs" / "mnist" / "lab" / "beta~1" / f"seed~{seed}"
+        run.mkdir(parents=True)
+        (run / "status.json").write_text(json.dumps({"train_seconds": 120.0, "epochs_completed": 3, "pack_size": 4}))
+        if seed < 3:
+            (run / "metrics.json").write_text(json.dumps({"eval_seconds": 20.0 + seed, "classifiers": 3}))
+    bench = tmp_path / "benchmarks" / "classifier"
+    (bench / "mnist").mkdir(parents=True)
+    for path, seconds in ((bench / "mnist.tsv", 90.0), (bench / "mnist" / "c~1.tsv", 110.0)):
+        path.write_text(f"s\th:m:s\n{seconds}\t0:01:30\n")
+    rates, evaluate, classifier_s, machine = budget.measured_results(tmp_path, "mnist")
+    assert rates == {"lab": pytest.approx(10.0)}
+    assert evaluate == {"lab": pytest.approx(21.0 - 2 * budget.FEATURE_IMAGES * budget.FEATURE_SECONDS)}
+    assert classifier_s == pytest.approx(100.0) and "core" in machine
