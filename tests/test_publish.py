@@ -185,15 +185,6 @@ def test_provenance_records_the_commit_and_dirty_flag_the_command_started_at(rep
                            "git_dirty"]  # the keys `make claims` has always recorded, in its order
 
 
-def test_a_failed_command_records_nothing_and_passes_its_exit_status_on(repo):
-    first = record(repo, "pass")
-    with pytest.raises(SystemExit) as failed:
-        record(repo, "raise SystemExit(3)")
-    assert failed.value.code == 3
-    assert json.loads((repo / "results/wall.json").read_text()) == first
-    assert len((repo / "results/walls.jsonl").read_text().splitlines()) == 1
-
-
 def test_outside_a_git_repository_the_commit_is_unknown(tmp_path):
     assert provenance.git_state(tmp_path) == (None, None)
     rec = record(tmp_path, "pass", config=REPO / "config.yaml")
