@@ -5,10 +5,9 @@ epoch each trains to, claims.max_epochs ignored). The rates are the published cl
 (docs/study/{dataset}/summary.csv: train_seconds and epochs per run, measured on the 2-core Intel
 Xeon of docs/measured.md, machine B): a run's train_seconds are its pack's (the runs trained as one
 model: all β and seeds of a label, or, in runs before the one planner, the seeds of one (label, β)),
-so a label's seconds per run-epoch are its packs' seconds over their run-epochs. On a CPU a pack costs about
-its runs' sum (docs/measured.md,
-training speed), so the rate holds for the planner's larger packs. A label never run takes a
-measured stand-in, named with its reason. Evaluation: the measured seconds per run (one FID
+so a label's seconds per run-epoch are its packs' seconds over their run-epochs. On a CPU a pack costs
+about its runs' sum (docs/measured.md, training speed), so the rate holds for the planner's larger packs.
+A label never run takes a measured stand-in, named with its reason. Evaluation: the measured seconds per run (one FID
 classifier then) plus, for each further classifier (classifier.count), its features of the images
 a run's evaluation shows it (FEATURE_IMAGES) at FEATURE_SECONDS each. The classifiers: the
 measured seconds of one, times classifier.count. The follow-up rounds:

@@ -180,8 +180,8 @@ def provenance(config, config_files, src, dataset, repo):
 
 def run_and_record(command, config_files, wall, walls=None, cores=None, max_epochs=None, repo="."):
     """Run `command`; append its record to `walls`, and, when it succeeds, write it to `wall`. A failed or
-    interrupted command's record carries its exit status (`exit`). Return the exit status. The commit and dirty flag are taken before it starts: the code that ran, whatever is committed
-    while it runs. cores, max_epochs: recorded as given (strings, as make passes them); None: left out."""
+    interrupted command's record carries its exit status (`exit`). Return the exit status. The commit and
+    dirty flag are taken before it starts: the code that ran, whatever is committed while it runs. cores, max_epochs: recorded as given (strings, as make passes them); None: left out."""
     datasets = list(config_check.load_files(config_files)["datasets"])  # a bad configuration fails first
     commit, dirty = git_state(repo)
     started = int(time.time())
