@@ -79,22 +79,16 @@ def measured_results(results, dataset):
     """As `measured`, from a results folder, published or not (of a run still going, its finished packs):
     each run's share of its pack's seconds (status.json: train_seconds over pack_size) over its epochs,
     evaluation seconds from metrics.json, the classifiers' from their benchmark files; this machine."""
-    from reconloss.report.provenance import cpu_model
+    from reconloss.report.provenance import cpu_model, run_shares
 
-    results, shares = Path(results), {}
-    evaluate = {}
-    for status_path in sorted((results / "runs" / dataset).glob("*/beta~*/seed~*/status.json")):
-        status = json.loads(status_path.read_text())
-        label = status_path.parents[2].name
-        if status.get("epochs_completed"):
-            seconds, epochs = shares.get(label, (0.0, 0))
-            shares[label] = (seconds + status["train_seconds"] / status.get("pack_size", 1),
-                             epochs + status["epochs_completed"])
-        metrics = status_path.with_name("metrics.json")
-        if metrics.exists():  # as one classifier's evaluation: `budget` adds each further classifier's features
-            m = json.loads(metrics.read_text())
-            further = int(m.get("classifiers") or 1) - 1
-            evaluate.setdefault(label, []).append(m["eval_seconds"] - further * FEATURE_IMAGES * FEATURE_SECONDS)
+    results, shares, evaluate = Path(results), {}, {}
+    for label, seconds, epochs, metrics in run_shares(results / "runs", dataset):
+        if epochs:
+            total, run_epochs = shares.get(label, (0.0, 0))
+            shares[label] = (total + seconds, run_epochs + epochs)
+        if metrics is not None:  # as one classifier's evaluation: `budget` adds each further classifier's features
+            further = int(metrics.get("classifiers") or 1) - 1
+            evaluate.setdefault(label, []).append(metrics["eval_seconds"] - further * FEATURE_IMAGES * FEATURE_SECONDS)
     rates = {label: seconds / epochs for label, (seconds, epochs) in shares.items()}
     evaluate = {label: float(pd.Series(v).median()) for label, v in evaluate.items()}
     benches = sorted((results / "benchmarks" / "classifier").glob(f"{dataset}*.tsv"))

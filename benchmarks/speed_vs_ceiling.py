@@ -21,7 +21,6 @@ in CPU time of one thread, so jobs sharing the machine take turns on the core wi
 """
 
 import argparse
-import json
 import platform
 import statistics
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 import torch
 
 from reconloss.likelihoods import LIKELIHOODS
+from reconloss.report.provenance import run_shares
 from reconloss.training.stack import _StackedLinear
 
 IMAGES = {"mnist": 60_000, "fashion_mnist": 60_000, "digits": 1_437}
@@ -70,16 +70,12 @@ def matmul_rate(k=3, batch=128, repeats=30):
 
 
 def measured(results, dataset):
-    """{likelihood label: (likelihood name, [s per run-epoch of each run])} from the runs' status.json."""
+    """{likelihood label: (likelihood name, [s per run-epoch of each evaluated run])}: each run's share of its
+    pack's training seconds over its epochs (reconloss.report.provenance.run_shares)."""
     rates = {}
-    for status_path in sorted((Path(results) / "runs" / dataset).glob("**/status.json")):
-        status = json.loads(status_path.read_text())
-        metrics_path = status_path.with_name("metrics.json")
-        if not metrics_path.exists() or not status.get("epochs_completed"):
-            continue
-        m = json.loads(metrics_path.read_text())
-        per_run = status["train_seconds"] / status["epochs_completed"] / status.get("pack_size", 1)
-        rates.setdefault(m["likelihood"], (m["likelihood_name"], []))[1].append(per_run)
+    for label, seconds, epochs, metrics in run_shares(Path(results) / "runs", dataset):
+        if epochs and metrics is not None:
+            rates.setdefault(label, (metrics["likelihood_name"], []))[1].append(seconds / epochs)
     return rates
 
 

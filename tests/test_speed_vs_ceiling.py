@@ -21,7 +21,7 @@ def test_flops_are_the_mlps_multiply_adds_three_times_over(bench):
 
 def test_a_run_is_charged_its_share_of_its_pack(bench, tmp_path):
     for seed, (seconds, epochs, size) in enumerate([(120.0, 3, 4), (30.0, 2, 1), (99.0, 0, 1)]):
-        d = tmp_path / "runs" / "mnist" / "lab" / f"seed~{seed}"
+        d = tmp_path / "runs" / "mnist" / "lab" / "beta~1" / f"seed~{seed}"  # the runs' layout
         d.mkdir(parents=True)
         (d / "status.json").write_text(json.dumps({"train_seconds": seconds, "epochs_completed": epochs,
                                                    "pack_size": size}))

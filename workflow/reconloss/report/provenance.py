@@ -81,6 +81,19 @@ def job_seconds(benchmark_roots, dataset):
             "note": "summed wall seconds per job from the run's benchmarks; jobs run in parallel"}
 
 
+def run_shares(runs_root, dataset):
+    """(label, seconds, epochs, metrics or None) of each trained run of a dataset: its share of its pack's
+    training seconds (status.json: a pack's train_seconds over its pack_size, as its runs train as one
+    model), its completed epochs (0 for a run that broke in its first), and its metrics.json once
+    evaluated. For rates per run-epoch (the benchmarks)."""
+    for status_path in sorted(Path(runs_root, dataset).glob("*/beta~*/seed~*/status.json")):
+        status = json.loads(status_path.read_text())
+        metrics_path = status_path.with_name("metrics.json")
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
+        yield (status_path.parents[2].name, status["train_seconds"] / status.get("pack_size", 1),
+               status.get("epochs_completed") or 0, metrics)
+
+
 def logged_training(runs_root, dataset):
     """The training time of a dataset's runs as their own log.csv files record it, epoch by epoch.
 
