@@ -85,3 +85,19 @@ def test_a_cpu_job_keeps_freed_memory_instead_of_faulting_it_in_again():
 
     plain, keep = faults("plain"), faults("keep")
     assert keep <= max(16, plain // 4), (plain, keep)
+
+
+def _flushes() -> bool:
+    """Whether the CPU reads a denormal float32 as zero right now."""
+    return (torch.tensor([1e-39], dtype=torch.float32) * 1.0).item() == 0.0
+
+
+def test_denormals_are_flushed_inside_the_block_and_kept_outside():
+    assert not _flushes()  # IEEE arithmetic: 1e-39 * 1 is 1e-39, a denormal
+    with device.denormals_flushed() as supported:
+        if not supported:
+            pytest.skip("this CPU cannot flush denormals")
+        assert _flushes()
+        assert (torch.tensor([3e-39]) * torch.tensor([2.0])).item() == 0.0
+        assert (torch.tensor([3e-38]) * torch.tensor([2.0])).item() == pytest.approx(6e-38)  # normal: untouched
+    assert not _flushes()  # global switch cleared: other work in the process keeps IEEE denormals

@@ -381,3 +381,21 @@ def test_pack_job_imports_only_what_it_needs(digits, tmp_path):
     assert_lean_job(["--threads", "1", "train", "--data", str(digits), "--runs", runs])
     assert read_json(tmp_path / "r" / "status.json")["status"] == "ok"
     assert np.isfinite(read_json(tmp_path / "r" / "status.json")["last_finite_loss"])
+
+
+def test_a_pack_trains_with_denormals_flushed_and_clears_the_switch(digits, tmp_path, monkeypatch):
+    """Trained weights drift into the denormal range, which a CPU steps many times slower
+    (reconloss.training.device.denormals_flushed): a pack's training flushes them, and only it."""
+    seen = []
+    inner = train._train_stack
+
+    def spy(*args, **kwargs):
+        seen.append((torch.tensor([1e-39]) * 1.0).item() == 0.0)
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(train, "_train_stack", spy)
+    train.train_pack(digits, [(tmp_path / "run", member(likelihood="bernoulli", epochs=1))])
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush denormals")
+    assert seen == [True]
+    assert (torch.tensor([1e-39]) * 1.0).item() != 0.0

@@ -22,7 +22,7 @@ from reconloss import io
 
 from reconloss.training import packs
 from reconloss.settings import EVAL_DEFAULTS
-from reconloss.training.device import resolve_device
+from reconloss.training.device import denormals_flushed, resolve_device
 from reconloss.evaluation.metrics import compute_metrics, metric_keys
 from reconloss.evaluation.settling import read_trends
 
@@ -203,11 +203,13 @@ def evaluate_run(data_path, run_dir, classifier_dir, settings, shared=None) -> d
 def evaluate_pack(data_path, runs, classifier_dir) -> list:
     """Evaluate the runs [(run_dir, settings), ...] of one pack, loading data and classifier once."""
     shared, rows = None, []
-    for i, (run_dir, settings) in enumerate(runs):
-        if shared is None and io.read_json(Path(run_dir) / "status.json").get("status") == "ok":
-            shared = _load_shared(data_path, classifier_dir, {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})})
-        rows.append(evaluate_run(data_path, run_dir, classifier_dir, settings, shared))
-        log.info("evaluated %d/%d runs", i + 1, len(runs))
+    with denormals_flushed():  # trained weights hold denormals, slow on a CPU
+        for i, (run_dir, settings) in enumerate(runs):
+            if shared is None and io.read_json(Path(run_dir) / "status.json").get("status") == "ok":
+                ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
+                shared = _load_shared(data_path, classifier_dir, ev)
+            rows.append(evaluate_run(data_path, run_dir, classifier_dir, settings, shared))
+            log.info("evaluated %d/%d runs", i + 1, len(runs))
     return rows
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from reconloss.training import packs
-from reconloss.training.device import configure, resolve_device
+from reconloss.training.device import configure, denormals_flushed, resolve_device
 from reconloss.io import atomic_path, read_json, torch_save, write_json
 from reconloss.settings import defaults
 from reconloss.training.vae import build_vae
@@ -304,10 +304,11 @@ def train_pack(data_path, runs, max_runs=64) -> list:
     todo = [m for m in members if not m.finished(epochs)]
     x01 = x.float().div_(scale) if todo else None  # the likelihoods' fit_data reads it
     mode = "none"
-    for start in sorted({m.epoch for m in todo}):
-        group = [m for m in todo if m.epoch == start]
-        for i in range(0, len(group), max_runs):
-            mode = _train_stack(group[i:i + max_runs], x, scale, data_shape, x01, epochs)
+    with denormals_flushed():  # trained weights drift into the denormal range, slow on a CPU
+        for start in sorted({m.epoch for m in todo}):
+            group = [m for m in todo if m.epoch == start]
+            for i in range(0, len(group), max_runs):
+                mode = _train_stack(group[i:i + max_runs], x, scale, data_shape, x01, epochs)
     statuses = []
     for m in members:
         if m.model is None and not m.checkpoint_path.exists():
