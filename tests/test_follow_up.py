@@ -87,6 +87,33 @@ def test_a_round_over_the_budget_is_refused_with_its_cost():
         F.plan_round(rows, {"mnist": cells()}, spent={"mnist": 40}, budget=240)
 
 
+def test_a_round_over_the_budget_keeps_the_claims_that_fit_cheapest_first_and_names_the_others():
+    """Three claims: 48 (an edge), 96 (a straddle of two cells) and 120 (an unsettled level, sharing
+    nothing). With 150 left the two cheaper fit (144); the dear one is refused by name with its cost."""
+    rows = frame(("dear", "inconclusive", {"kind": "unsettled", "label": "bernoulli", "beta": 1.0}),
+                 ("mid", "inconclusive", {"kind": "straddles", "labels": ["continuous_bernoulli"], "betas": [1.0, 3.0]}),
+                 ("cheap", "inconclusive", {"kind": "edge", "side": "above", "label": "continuous_bernoulli",
+                                            "beta": 10.0}))
+    r = F.plan_round(rows, {"mnist": cells()}, spent={"mnist": 50}, budget=200)
+    assert r.cost == {"mnist": 48 + 96}
+    assert sorted((n["label"], n["betas"][0]) for n in r.needs) == [
+        ("continuous_bernoulli", 1.0), ("continuous_bernoulli", 3.0), ("continuous_bernoulli", 33.0)]
+    assert r.left_alone == ["mnist dear: over the budget, refused: its follow-ups cost 120 run-epochs more than "
+                            "the claims kept (claims.follow_up_budget = 200, 150 left)"]
+    # the whole round fits: nothing refused
+    assert F.plan_round(rows, {"mnist": cells()}, budget=48 + 96 + 120).left_alone == []
+
+
+def test_a_claim_whose_cells_the_kept_claims_already_train_costs_nothing_more():
+    """Two claims asking for the same doubled seeds: once one is kept, the other adds 0 run-epochs and fits."""
+    item = {"kind": "straddles", "labels": ["bernoulli"], "betas": [1.0]}
+    rows = frame(("a", "inconclusive", item), ("b", "inconclusive", item),
+                 ("c", "inconclusive", {"kind": "unsettled", "label": "continuous_bernoulli", "beta": 1.0}))
+    r = F.plan_round(rows, {"mnist": cells()}, budget=48)
+    assert r.cost == {"mnist": 48} and "a: straddles" in r.needs[0]["why"] and "b: straddles" in r.needs[0]["why"]
+    assert [x.split(":")[0] for x in r.left_alone] == ["mnist c"]
+
+
 def test_an_edge_that_is_no_longer_the_edge_plans_nothing():
     item = {"kind": "edge", "side": "above", "label": "bernoulli", "beta": 10.0}
     assert F.plan_round(frame(("a", "inconclusive", item)), {"mnist": cells(betas=SWEEP + (33.0,))}).needs == []

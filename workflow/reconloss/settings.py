@@ -190,8 +190,9 @@ class Claims:
     rounds: int = setting(2, "most follow-up rounds `make claims` runs after the first; each trains the runs that "
                              "would decide its inconclusive verdicts (a β past a grid's edge or between two "
                              "neighbours, more seeds, more epochs); 0: none", minimum=0)
-    follow_up_budget: int = setting(300, "most run-epochs the follow-up rounds together add per data set; a round "
-                                         "over it is refused with its cost", minimum=0)
+    follow_up_budget: int = setting(300, "most run-epochs the follow-up rounds together add per data set; over it, a "
+                                         "round keeps the claims that fit, cheapest first, and refuses the others "
+                                         "with their cost", minimum=0)
     follow_ups: list[FollowUp] = setting([], "the runs earlier follow-up rounds added (written by `make claims`, "
                                              "not typed by hand)")
 

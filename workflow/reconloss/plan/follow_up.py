@@ -19,7 +19,10 @@ shape as a claim's own needs; the planner of runs (reconloss.plan.runs) takes th
 configuration's ``claims.follow_ups``, so `snakemake -n claims` with a round's file shows what it
 trains. Each round costs run-epochs (new runs: seeds × epochs; more epochs: the extra epochs of
 each seed; more seeds: the new seeds × epochs), and the rounds together may not exceed
-``claims.follow_up_budget`` run-epochs per data set: a round over it is refused, with its cost.
+``claims.follow_up_budget`` run-epochs per data set. A round over what is left keeps the claims
+whose follow-ups fit, cheapest claim first (a claim's needs are kept whole: half of a comparison's
+seeds decides nothing), and refuses the others by name with their cost; a round of which no claim
+fits is refused whole (BudgetError).
 
 The error rate stays honest across rounds by a stated split of α: with R follow-up rounds allowed,
 a claim can be looked at R + 1 times, so every look is judged at α / (R + 1) (Bonferroni over
@@ -181,14 +184,15 @@ def plan_round(frame, cells_by_dataset, spent=None, budget=None, cap=None):
     cut-down run), which no follow-up exceeds: a need it leaves without effect is dropped and named.
     Each item is sized on the cells as they were before the round (two claims asking for more epochs
     of one label ask for the same ×1.5, not ×1.5²), and needs for one cell merge to the largest.
-    Raises BudgetError naming the data set, the round's cost and what is left when a data set's round
-    would exceed it.
+    Over the budget, the claims whose needs fit are kept, cheapest first, and the others named in
+    `left_alone`; raises BudgetError naming the data set, the round's cost and what is left when no
+    claim's needs fit.
     """
     spent = dict(spent or {})
     result = Round()
     for dataset, rows in _by_dataset(frame).items():
         cells = cells_by_dataset.get(dataset, {})
-        needs = []
+        by_claim = {}  # claim -> its needs, in the table's order
         for row in rows:
             if row.get("verdict") != "inconclusive":
                 continue
@@ -196,24 +200,54 @@ def plan_round(frame, cells_by_dataset, spent=None, budget=None, cap=None):
                 if item.get("kind") not in KINDS:
                     result.left_alone.append(f"{dataset} {row['claim']}: {item.get('kind')!r} needs a person")
                     continue
-                needs += [{"dataset": dataset, **n} for n in remedies(item, cells, row["claim"])]
-        needs = _merged(needs)
+                by_claim.setdefault(row["claim"], []).extend(
+                    {"dataset": dataset, **n} for n in remedies(item, cells, row["claim"]))
         if cap:
-            needs = [{**n, "epochs": min(n["epochs"], cap)} for n in needs]
-            idle = [n for n in needs if cost(n, cells) == 0]
+            by_claim = {c: [{**n, "epochs": min(n["epochs"], cap)} for n in ns] for c, ns in by_claim.items()}
+            idle = [n for n in _merged([n for ns in by_claim.values() for n in ns]) if cost(n, cells) == 0]
             result.left_alone += [f"{dataset} {n['label']} β {beta_text(n['betas'][0])}: {n['why']} (no effect: "
                                   f"claims.max_epochs = {cap})" for n in idle]
-            needs = [n for n in needs if cost(n, cells) > 0]
-        round_cost = sum(cost(n, apply(needs[:i], cells)) for i, n in enumerate(needs))
-        if budget is not None and spent.get(dataset, 0) + round_cost > budget:
-            raise BudgetError(f"follow-up round for {dataset} costs {round_cost} run-epochs; the budget "
-                              f"claims.follow_up_budget = {budget} has {budget - spent.get(dataset, 0)} left. "
-                              f"Raise the budget or judge with the runs at hand:\n"
-                              + Round(needs, {dataset: round_cost}).text())
+            by_claim = {c: [n for n in ns if cost(n, cells) > 0] for c, ns in by_claim.items()}
+        needs = _merged([n for ns in by_claim.values() for n in ns])
+        round_cost = _round_cost(needs, cells)
+        left = None if budget is None else budget - spent.get(dataset, 0)
+        if left is not None and round_cost > left:
+            kept, refused = _within(by_claim, cells, left)
+            if not kept:
+                raise BudgetError(f"follow-up round for {dataset} costs {round_cost} run-epochs and no claim's "
+                                  f"follow-ups fit: the budget claims.follow_up_budget = {budget} has {left} left. "
+                                  f"Raise the budget or judge with the runs at hand:\n"
+                                  + Round(needs, {dataset: round_cost}).text())
+            result.left_alone += [f"{dataset} {claim}: over the budget, refused: its follow-ups cost {c} run-epochs "
+                                  f"more than the claims kept (claims.follow_up_budget = {budget}, {left} left)"
+                                  for claim, c in refused]
+            needs = _merged(kept)
+            round_cost = _round_cost(needs, cells)
         if needs:
             result.needs += needs
             result.cost[dataset] = round_cost
     return result
+
+
+def _round_cost(needs, cells):
+    """Run-epochs of merged needs, each counted over the cells the ones before it leave."""
+    return sum(cost(n, apply(needs[:i], cells)) for i, n in enumerate(needs))
+
+
+def _within(by_claim, cells, left):
+    """(needs kept, [(claim, its extra cost)] refused): whole claims, cheapest first, while they fit in `left`.
+
+    Cheapest first decides the most claims a budget allows; a claim's cost counts only what the
+    claims kept before it do not already train (two claims may ask for one cell)."""
+    kept, refused = [], []
+    alone = {claim: _round_cost(_merged(ns), cells) for claim, ns in by_claim.items()}
+    for claim in sorted(by_claim, key=lambda c: (alone[c], c)):
+        extra = _round_cost(_merged(kept + by_claim[claim]), cells) - _round_cost(_merged(kept), cells)
+        if _round_cost(_merged(kept), cells) + extra <= left:
+            kept += by_claim[claim]
+        else:
+            refused.append((claim, extra))
+    return kept, refused
 
 
 def _by_dataset(frame):
