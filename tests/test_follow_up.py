@@ -229,3 +229,34 @@ def test_make_claims_stops_at_its_rounds_and_refuses_a_round_over_the_budget(tmp
     assert not (tmp_path / "results/claims/follow_up/round~1.yaml").exists()
     assert "refused" in (tmp_path / "results/claims/follow_up/rounds.jsonl").read_text().splitlines()[-1]
     assert yaml.safe_load((tmp_path / "results/claims/follow_up/final.yaml").read_text()) == {"claims": {"follow_ups": []}}
+
+
+def test_a_round_is_priced_by_the_planner_which_trains_the_labels_one_claim_compares_alike():
+    """configs/claims.yaml compares the per-image optimal σ with the per-pixel one at 16 epochs: asking the
+    per-image runs for 24 (an unsettled level: 3 β × 3 seeds × 8 epochs = 72 by the cells) takes the
+    per-pixel runs along, so the round costs 144 run-epochs, and a budget of 100 refuses it."""
+    import yaml
+
+    from reconloss.plan import rounds
+    from reconloss.plan.runs import Plan
+    from workflow_helpers import REPO
+
+    config = yaml.safe_load((REPO / "configs/claims.yaml").read_text())
+    config["datasets"] = ["mnist"]
+    need = {"dataset": "mnist", "label": "gaussian_optimal_image", "betas": [0.1, 1.0, 10.0], "seeds": 3,
+            "epochs": 24, "why": "test"}
+    assert F.cost(need, rounds.cells_of(config)["mnist"]) == 72  # what the cells alone count
+    before, after = rounds.run_epochs(config, []), rounds.run_epochs(config, [need])
+    assert after["mnist"] - before["mnist"] == 144
+    planned = Plan({**config, "claims": {**config["claims"], "follow_ups": [need]}}).of("claims")
+    assert {(r.folder, r.epochs) for r in planned if r.folder.startswith("gaussian_optimal")} == {
+        ("gaussian_optimal_image", 24), ("gaussian_optimal_pixel", 24)}
+    rows = frame(("optimal_image_needs_beta", "inconclusive",
+                  {"kind": "unsettled", "label": "gaussian_optimal_image", "beta": 10.0}))
+
+    def price(dataset, needs):
+        return rounds.run_epochs(config, needs)[dataset] - before[dataset]
+
+    assert F.plan_round(rows, rounds.cells_of(config), budget=144, price=price).cost == {"mnist": 144}
+    with pytest.raises(F.BudgetError, match="costs 144 run-epochs"):
+        F.plan_round(rows, rounds.cells_of(config), budget=100, price=price)

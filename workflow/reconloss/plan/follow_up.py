@@ -18,7 +18,8 @@ A round's plan is a list of extra needs, ``{dataset, label, betas, seeds, epochs
 shape as a claim's own needs; the planner of runs (reconloss.plan.runs) takes them from the
 configuration's ``claims.follow_ups``, so `snakemake -n claims` with a round's file shows what it
 trains. Each round costs run-epochs (new runs: seeds × epochs; more epochs: the extra epochs of
-each seed; more seeds: the new seeds × epochs), and the rounds together may not exceed
+each seed; more seeds: the new seeds × epochs; reconloss.plan.rounds has the planner of runs count
+them, since it trains the labels one claim compares alike), and the rounds together may not exceed
 ``claims.follow_up_budget`` run-epochs per data set. A round over what is left keeps the claims
 whose follow-ups fit, cheapest claim first (a claim's needs are kept whole: half of a comparison's
 seeds decides nothing), and refuses the others by name with their cost; a round of which no claim
@@ -175,7 +176,7 @@ def apply(needs, cells):
     return cells
 
 
-def plan_round(frame, cells_by_dataset, spent=None, budget=None, cap=None):
+def plan_round(frame, cells_by_dataset, spent=None, budget=None, cap=None, price=None):
     """The next round: extra needs for every inconclusive row of `frame` whose follow_up runs can answer.
 
     frame: the claims table (rows with dataset, claim, verdict, follow_up); cells_by_dataset:
@@ -187,7 +188,13 @@ def plan_round(frame, cells_by_dataset, spent=None, budget=None, cap=None):
     Over the budget, the claims whose needs fit are kept, cheapest first, and the others named in
     `left_alone`; raises BudgetError naming the data set, the round's cost and what is left when no
     claim's needs fit.
+    price: (dataset, needs) -> run-epochs the needs add to the runs planned so far; None: counted on
+    the cells (`cost`). reconloss.plan.rounds prices with the planner of runs itself, which trains the
+    labels one claim compares alike: more epochs for one of them are more epochs for all.
     """
+    def priced(dataset, needs, cells):
+        return price(dataset, needs) if price else _round_cost(needs, cells)
+
     spent = dict(spent or {})
     result = Round()
     for dataset, rows in _by_dataset(frame).items():
@@ -209,10 +216,10 @@ def plan_round(frame, cells_by_dataset, spent=None, budget=None, cap=None):
                                   f"claims.max_epochs = {cap})" for n in idle]
             by_claim = {c: [n for n in ns if cost(n, cells) > 0] for c, ns in by_claim.items()}
         needs = _merged([n for ns in by_claim.values() for n in ns])
-        round_cost = _round_cost(needs, cells)
+        round_cost = priced(dataset, needs, cells)
         left = None if budget is None else budget - spent.get(dataset, 0)
         if left is not None and round_cost > left:
-            kept, refused = _within(by_claim, cells, left)
+            kept, refused = _within(by_claim, left, lambda ns: priced(dataset, _merged(ns), cells))
             if not kept:
                 raise BudgetError(f"follow-up round for {dataset} costs {round_cost} run-epochs and no claim's "
                                   f"follow-ups fit: the budget claims.follow_up_budget = {budget} has {left} left. "
@@ -222,7 +229,7 @@ def plan_round(frame, cells_by_dataset, spent=None, budget=None, cap=None):
                                   f"more than the claims kept (claims.follow_up_budget = {budget}, {left} left)"
                                   for claim, c in refused]
             needs = _merged(kept)
-            round_cost = _round_cost(needs, cells)
+            round_cost = priced(dataset, needs, cells)
         if needs:
             result.needs += needs
             result.cost[dataset] = round_cost
@@ -234,19 +241,19 @@ def _round_cost(needs, cells):
     return sum(cost(n, apply(needs[:i], cells)) for i, n in enumerate(needs))
 
 
-def _within(by_claim, cells, left):
+def _within(by_claim, left, price):
     """(needs kept, [(claim, its extra cost)] refused): whole claims, cheapest first, while they fit in `left`.
 
     Cheapest first decides the most claims a budget allows; a claim's cost counts only what the
-    claims kept before it do not already train (two claims may ask for one cell)."""
+    claims kept before it do not already train (two claims may ask for one cell). price: needs -> run-epochs."""
     kept, refused = [], []
-    alone = {claim: _round_cost(_merged(ns), cells) for claim, ns in by_claim.items()}
+    alone = {claim: price(ns) for claim, ns in by_claim.items()}
     for claim in sorted(by_claim, key=lambda c: (alone[c], c)):
-        extra = _round_cost(_merged(kept + by_claim[claim]), cells) - _round_cost(_merged(kept), cells)
-        if _round_cost(_merged(kept), cells) + extra <= left:
+        total = price(kept + by_claim[claim])
+        if total <= left:
             kept += by_claim[claim]
         else:
-            refused.append((claim, extra))
+            refused.append((claim, total - price(kept)))
     return kept, refused
 
 
