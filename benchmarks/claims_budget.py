@@ -16,7 +16,7 @@ Wall time: two single-thread jobs at a time (`--cores 2`), so the CPU seconds ov
 less than the longest pack.
 
     python benchmarks/claims_budget.py [--config configs/claims.yaml] [--dataset mnist]
-        [--measured fashion_mnist | --results RESULTS] [--cores 2]
+        [--measured fashion_mnist | --results RESULTS [--rates-of DATASET]] [--cores 2]
 
 --measured picks the published run whose rates are used: FashionMNIST's ran on otherwise idle cores;
 MNIST's shared its cores with other jobs for much of its time (load average 5-6), which doubled its
@@ -162,12 +162,15 @@ def main(argv=None):
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--measured", default="fashion_mnist", help="the published run whose rates are used")
     p.add_argument("--results", help="take the rates from this results folder's runs instead (a run going on)")
+    p.add_argument("--rates-of", metavar="DATASET", help="with --results: the data set whose runs give the rates "
+                   "(default: --dataset; the images have one shape and the model one size)")
     p.add_argument("--cores", type=int, default=2)
     args = p.parse_args(argv)
     config = yaml.safe_load(Path(args.config).read_text())
     if args.results:
-        rates, evaluate, classifier_s, machine = measured_results(args.results, args.dataset)
-        args.measured = f"{args.results} ({args.dataset})"
+        rates_of_dataset = args.rates_of or args.dataset
+        rates, evaluate, classifier_s, machine = measured_results(args.results, rates_of_dataset)
+        args.measured = f"{args.results} ({rates_of_dataset})"
     else:
         rates, evaluate, classifier_s, machine = measured(args.measured)
     rows, t = budget(config, args.dataset, rates, evaluate, classifier_s, args.cores)

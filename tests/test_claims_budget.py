@@ -65,6 +65,15 @@ def test_rates_of_a_results_folder_are_each_runs_share_of_its_pack(budget, tmp_p
     (bench / "mnist").mkdir(parents=True)
     for path, seconds in ((bench / "mnist.tsv", 90.0), (bench / "mnist" / "c~1.tsv", 110.0)):
         path.write_text(f"s\th:m:s\n{seconds}\t0:01:30\n")
+    # a follow-up round added 2 runs to the pack and trained them alone: 60 s over 3 epochs (10 s a run-epoch);
+    # it rewrote every member's pack_size to 6, which is not what the old runs trained with
+    for seed in (4, 5):
+        run = tmp_path / "runs" / "mnist" / "lab" / "beta~3" / f"seed~{seed}"
+        run.mkdir(parents=True)
+        (run / "status.json").write_text(json.dumps({"train_seconds": 60.0, "epochs_completed": 3, "pack_size": 6}))
+    for seed in range(4):
+        path = tmp_path / "runs" / "mnist" / "lab" / "beta~1" / f"seed~{seed}" / "status.json"
+        path.write_text(path.read_text().replace('"pack_size": 4', '"pack_size": 6'))
     rates, evaluate, classifier_s, machine = budget.measured_results(tmp_path, "mnist")
     assert rates == {"lab": pytest.approx(10.0)}
     assert evaluate == {"lab": pytest.approx(21.0 - 2 * budget.FEATURE_IMAGES * budget.FEATURE_SECONDS)}

@@ -19,12 +19,13 @@ def test_flops_are_the_mlps_multiply_adds_three_times_over(bench):
     assert bench.flops_per_image(2) - bench.flops_per_image(1) == 6 * 512 * 784
 
 
-def test_a_run_is_charged_its_share_of_its_pack(bench, tmp_path):
-    for seed, (seconds, epochs, size) in enumerate([(120.0, 3, 4), (30.0, 2, 1), (99.0, 0, 1)]):
+def test_a_run_is_charged_its_share_of_its_stack(bench, tmp_path):
+    runs = [(120.0, 3, 6)] * 4 + [(30.0, 2, 6), (99.0, 0, 6)]  # a follow-up round rewrote pack_size to 6
+    for seed, (seconds, epochs, size) in enumerate(runs):
         d = tmp_path / "runs" / "mnist" / "lab" / "beta~1" / f"seed~{seed}"  # the runs' layout
         d.mkdir(parents=True)
         (d / "status.json").write_text(json.dumps({"train_seconds": seconds, "epochs_completed": epochs,
                                                    "pack_size": size}))
         (d / "metrics.json").write_text(json.dumps({"likelihood": "lab", "likelihood_name": "beta"}))
-    # 120 s over 3 epochs and 4 runs: 10; 30 s over 2 epochs alone: 15; a run with no epoch has no rate
-    assert bench.measured(tmp_path, "mnist") == {"lab": ("beta", [10.0, 15.0])}
+    # a stack of 4 runs, 120 s over 3 epochs: 10 each; 30 s over 2 epochs alone: 15; a run with no epoch: no rate
+    assert bench.measured(tmp_path, "mnist") == {"lab": ("beta", [10.0] * 4 + [15.0])}

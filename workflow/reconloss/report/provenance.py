@@ -17,6 +17,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections import Counter
 from importlib import metadata
 from pathlib import Path
 
@@ -82,16 +83,24 @@ def job_seconds(benchmark_roots, dataset):
 
 
 def run_shares(runs_root, dataset):
-    """(label, seconds, epochs, metrics or None) of each trained run of a dataset: its share of its pack's
-    training seconds (status.json: a pack's train_seconds over its pack_size, as its runs train as one
-    model), its completed epochs (0 for a run that broke in its first), and its metrics.json once
-    evaluated. For rates per run-epoch (the benchmarks)."""
+    """(label, seconds, epochs, metrics or None) of each trained run of a dataset: its share of the training
+    seconds of the stack it trained in, its completed epochs (0 for a run that broke in its first), and its
+    metrics.json once evaluated. For rates per run-epoch (the benchmarks).
+
+    A stack's runs all carry its train_seconds (status.json), so the runs of a label sharing one value are
+    one stack. status.json's pack_size is not the divisor: a follow-up round that adds runs to a pack
+    trains only them, as a stack of their own, and rewrites every member's pack_size (the 15 CB runs of
+    round 0 and the 3 of β 1.7 that a round added each say 18)."""
+    found = []
     for status_path in sorted(Path(runs_root, dataset).glob("*/beta~*/seed~*/status.json")):
         status = json.loads(status_path.read_text())
         metrics_path = status_path.with_name("metrics.json")
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
-        yield (status_path.parents[2].name, status["train_seconds"] / status.get("pack_size", 1),
-               status.get("epochs_completed") or 0, metrics)
+        found.append((status_path.parents[2].name, status["train_seconds"], status.get("epochs_completed") or 0,
+                      metrics))
+    stacks = Counter((label, seconds) for label, seconds, _, _ in found)
+    for label, seconds, epochs, metrics in found:
+        yield label, seconds / stacks[(label, seconds)], epochs, metrics
 
 
 def logged_training(runs_root, dataset):
