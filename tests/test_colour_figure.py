@@ -92,3 +92,14 @@ def test_registered_and_written_as_png(tmp_path):
 
     width, _ = Image.open(written[0]).size
     assert 800 <= width <= 950  # bbox "tight" trims the margins of the 9-inch figure
+
+
+def test_the_colour_figure_is_published_for_rgb_data_sets_only():
+    """A grey data set gets a placeholder colour figure in results/ (every rule output exists); docs/study
+    leaves it out, and keeps every other figure."""
+    from reconloss.plan.sizes import DATA_SHAPES
+    from reconloss.report.figures import FIGURES, applies_to
+
+    assert not applies_to("colour_image", DATA_SHAPES["mnist"])
+    assert applies_to("colour_image", DATA_SHAPES["cifar10"]) and applies_to("colour_image", None)
+    assert all(applies_to(stem, DATA_SHAPES["mnist"]) for stem in FIGURES if stem != "colour_image")

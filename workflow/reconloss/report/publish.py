@@ -26,7 +26,8 @@ from reconloss import analytic, claims
 from reconloss.io import atomic_path
 from reconloss.plan import config_check
 from reconloss.report import study_pages, tables
-from reconloss.report.figures import FIGURES
+from reconloss.plan.sizes import DATA_SHAPES
+from reconloss.report.figures import FIGURES, applies_to
 from reconloss.report.provenance import provenance
 
 
@@ -74,6 +75,9 @@ def publish_dataset(summary, src, target, dataset, record):
     written = []
     for stem in FIGURES:
         figure = src["figures"] / f"{stem}_{dataset}.png"
+        if not applies_to(stem, DATA_SHAPES.get(dataset)):
+            (target / figure.name).unlink(missing_ok=True)  # a placeholder: not published
+            continue
         if not figure.is_file():
             raise FileNotFoundError(f"{figure}: the run has no such figure; run the workflow (or `make figures`) "
                                     "first")

@@ -53,6 +53,16 @@ BUILDERS = {
 }
 assert list(BUILDERS) == FIGURES
 
+#: Figures about images of one channel count only (the colour claims): a data set of another count gets a
+#: placeholder in results/ (every rule output exists), which docs/study does not publish.
+FIGURE_CHANNELS = {"colour_image": 3}
+
+
+def applies_to(stem, data_shape) -> bool:
+    """Whether figure `stem` shows anything for a data set of this (C, H, W) shape (None: unknown, yes)."""
+    channels = FIGURE_CHANNELS.get(stem)
+    return channels is None or data_shape is None or int(data_shape[0]) == channels
+
 
 def make_figures(summary, runs_root, out_dir, datasets=None, settings=None, run_dirs=()):
     """Draw every figure of every dataset (or of `datasets`); return the paths written."""
