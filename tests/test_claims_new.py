@@ -159,6 +159,11 @@ def test_cb_kl_larger_is_decided_per_beta():
             for r in kl_rows(lambda b: 30)]
     frame = claims.claims_frame(fake_summary(gone), only=["cb_kl_larger_at_same_beta"]).iloc[0]
     assert frame["verdict"] == "inconclusive" and "4 of 5 β" in frame["reason"]
+    # a β only CB ran (a follow-up between two of its neighbours) is not compared, and named
+    between = kl_rows(lambda b: 30) + [row(CB, 1.7, s, kl=30 * noisy(s, 0.02)) for s in SEEDS]
+    frame = claims.claims_frame(fake_summary(between), only=["cb_kl_larger_at_same_beta"]).iloc[0]
+    assert frame["verdict"] == "holds" and "5 of 5 β" in frame["reason"]
+    assert "not compared (one of the two has no run there): β 1.7" in frame["numbers"]
 
 
 # ---- scores ----------------------------------------------------------------------------------------------

@@ -162,11 +162,16 @@ def cb_kl_larger(df, specs):
         return not_tested(lacking)
     kl = {lab: cells(df, lab, lambda r: log(r["kl"]), "kl") for lab in (BERNOULLI, CB)}
     spread = Spread.pooled([s for c in kl.values() for s in c.values()])
-    # every β either ran counts: one without finished runs on both sides is undecided, never dropped
-    grid = sorted(set(betas(df, CB)) | set(betas(df, BERNOULLI)))
+    # every β both ran counts: one without finished runs on both sides is undecided, never dropped; a β
+    # only one of them trained (a follow-up round's β between two neighbours of CB) has nothing to compare
+    ran = {lab: set(betas(df, lab)) for lab in (BERNOULLI, CB)}
+    grid = sorted(ran[CB] & ran[BERNOULLI])
     tests = {b: difference(kl[CB].get(b, Stat()), kl[BERNOULLI].get(b, Stat()), spread) for b in grid}
     numbers = "; ".join(f"β {b:g}: KL CB / Bernoulli {ratio_text(t) if t else 'no finished pair'}"
                         for b, t in tests.items())
+    alone = sorted(ran[CB] ^ ran[BERNOULLI])
+    if alone:
+        numbers += "; not compared (one of the two has no run there): " + ", ".join(f"β {b:g}" for b in alone)
     moving = still_moving(df, [BERNOULLI, CB])
     decision = {"verdict": "inconclusive", "reason": moving} if moving else \
         per_beta({b: (t.p_above(0), t.p_below(0)) if t else (1.0, 1.0) for b, t in tests.items()},
