@@ -2,6 +2,7 @@
 traps (opposite effects at different β, precise seeds with a small gap, classifiers that disagree, collapse
 against divergence). Seed s's value is its cell's times exp(jitter · (s − 1)); runs are settled."""
 
+import json
 import math
 
 import pytest
@@ -238,6 +239,12 @@ def test_sigma_lower_on_black_pixels():
     assert verdict(rows(lambda lab, b: 0.02), "sigma_lower_on_black_pixels") == "holds"
     assert verdict(rows(lambda lab, b: 0.5 if b == 1.0 else 0.02), "sigma_lower_on_black_pixels") == "does not hold"
     assert verdict(rows(lambda lab, b: 0.201), "sigma_lower_on_black_pixels") == "inconclusive"
+    # a σ still moving is a level not yet reached: inconclusive, asking for more epochs of the first such label
+    moving = [{**r, "sigma_trend": 0.05 if r["likelihood"] == sigma.PREDICTED_PIXEL else 0.0}
+              for r in rows(lambda lab, b: 0.02)]
+    frame = claims.claims_frame(fake_summary(moving), only=["sigma_lower_on_black_pixels"]).iloc[0]
+    assert frame["verdict"] == "inconclusive" and "still moving" in frame["reason"]
+    assert json.loads(frame["follow_up"]) == {"kind": "unsettled", "label": sigma.PREDICTED_PIXEL, "beta": 0.1}
     assert verdict(cells(labels), "sigma_lower_on_black_pixels") == "not tested"  # no σ metrics in the summary
 
 

@@ -13,7 +13,8 @@ import math
 from reconloss.claims.choice import MSE, SWEEPS
 from reconloss.claims.claim import SETTLE_EPOCHS, STABILITY_EPOCHS, Claim, Need
 from reconloss.claims.evidence import LOSS_SETTLED, SIGMA_SETTLED, Spread, difference, per_beta, ratio_text
-from reconloss.claims.runs import BROKEN, betas, cells, describe, log, missing, not_tested, of, still_moving
+from reconloss.claims.runs import (BROKEN, betas, cells, describe, log, missing, moving_follow_up, not_tested, of,
+                                   still_moving)
 
 LEARNED, LEARNED_PIXEL = "gaussian_learned_global", "gaussian_learned_pixel"
 PREDICTED_PIXEL, PREDICTED_IMAGE, DATA_PIXEL = "gaussian_predicted_pixel", "gaussian_predicted_image", "gaussian_data_pixel"
@@ -57,7 +58,9 @@ def _cellwise(df, labels, value, columns, bound, below, what, settled=("sigma_tr
     p = {k: (1.0, 1.0) if t is None else (t.p_below(bound), t.p_above(bound)) if below else
          (t.p_above(bound), t.p_below(bound)) for k, t in tests.items()}
     moving = still_moving(df, labels, column=settled[0], limit=settled[1])
-    decision = {"verdict": "inconclusive", "reason": moving} if moving else per_beta(p, what).decision()
+    decision = {"verdict": "inconclusive", "reason": moving,  # more epochs settle a level still moving
+                "follow_up": moving_follow_up(df, labels, column=settled[0], limit=settled[1])} if moving else \
+        per_beta(p, what).decision()
     return {"numbers": numbers + f" (bound {math.exp(bound):.3g})", "runs": describe(df, labels), **decision}
 
 
