@@ -274,9 +274,24 @@ def test_follow_up_kinds():
     moving = sweep(BERN, u_shape(1.0, 100), loss_trend=-0.05) + sweep(CB, u_shape(3.0, 101))
     assert json.loads(judged(moving, "best_fid_similar")["follow_up"]) == {"kind": "unsettled", "label": BERN,
                                                                           "beta": 1.0}
+    # two reasons at once (CB's best at the edge, Bernoulli still moving): both remedies, so that one round
+    # can answer both, and the planner takes each
+    both = judged(sweep(BERN, u_shape(1.0, 100), loss_trend=-0.05) + sweep(CB, u_shape(30.0, 101)),
+                  "best_fid_similar")
+    assert both["verdict"] == "inconclusive"
+    assert json.loads(both["follow_up"]) == [
+        {"kind": "unsettled", "label": BERN, "beta": 1.0},
+        {"kind": "edge", "label": CB, "beta": 10.0, "side": "above", "grid": list(SWEEP)}]
+    import pandas as pd
+
+    from reconloss.plan import follow_up as planner
+    row = {"dataset": "mnist", "claim": "best_fid_similar", "verdict": "inconclusive", "follow_up": both["follow_up"]}
+    cells = {(lab, b): planner.Cell(3, 12) for lab in (BERN, CB) for b in SWEEP}
+    needs = planner.plan_round(pd.DataFrame([row]), {"mnist": cells}).needs
+    assert {(n["label"], tuple(n["betas"])) for n in needs} == {(CB, (33.0,))} | {(BERN, (b,)) for b in SWEEP}
     frame = claims.claims_frame(fake_summary(sweep(BERN, u_shape(1.0, 100)) + sweep(CB, u_shape(3.0, 101))))
     assert (frame.loc[frame["verdict"] != "inconclusive", "follow_up"] == "").all()
-    kinds = {json.loads(f)["kind"] for f in frame["follow_up"] if f}
+    kinds = {item["kind"] for f in frame["follow_up"] if f for item in planner.parse(f)}
     assert kinds <= {"edge", "neighbours", "straddles", "unsettled"}
     # one seed per β: more seeds settle it, and the follow-up says for which runs
     one_seed = judged(sweep(CB, u_shape(1.0, 100), seeds=(0,)) + sweep(BERN, u_shape(1.0, 100), seeds=(0,)),

@@ -10,6 +10,8 @@ first-epoch divergence does not.
 from dataclasses import dataclass
 from typing import Callable
 
+from reconloss.claims import followup
+
 #: β of the Bernoulli and CB sweeps: two decades each side of 1, so that a best β inside is not an edge.
 BETA_SWEEP = (0.1, 0.3, 1.0, 3.0, 10.0)
 #: β of the Beta and truncated Gaussian sweeps, which only locate each one's best FID for the comparison with
@@ -141,13 +143,13 @@ def every_classifier(rule):
         if len(set(verdicts)) == 1:
             first["reason"] = f"under all {len(results)} classifiers: " + " | ".join(
                 f"{name}: {r.get('reason', '')}" for name, r in results)
-            if verdicts[0] == "inconclusive":
-                first["follow_up"] = next((r.get("follow_up") for _, r in results if r.get("follow_up")), "")
+            if verdicts[0] == "inconclusive":  # what would settle it under any classifier
+                first["follow_up"] = followup.merged(*(r.get("follow_up") for _, r in results))
             return first
         first["verdict"] = "inconclusive"
         first["reason"] = "the FID classifiers disagree (" + "; ".join(
             f"{name}: {r['verdict']}" for name, r in results) + ")"
-        first["follow_up"] = next((r.get("follow_up") for _, r in results if r.get("follow_up")), "")
+        first["follow_up"] = followup.merged(*(r.get("follow_up") for _, r in results))
         return first
 
     return judged

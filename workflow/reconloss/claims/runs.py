@@ -188,20 +188,20 @@ def no_spread(df, labels, reason="no seed-to-seed spread (one seed per β)"):
 
 
 def gate(df, bests, edges=True):
-    """(reasons the best-β comparison cannot decide, the follow-up of the first): a best β at its grid's
-    edge, runs not settled there."""
-    reasons, follow = [], None
+    """(reasons the best-β comparison cannot decide, the follow-up of each): a best β at its grid's edge,
+    runs not settled there."""
+    reasons, follows = [], []
     for label, beta in bests:
         grid = betas(df, label)
         if edges and at_edge(beta, grid):
             reasons.append(f"{label}'s best β {beta:g} is at the edge of its grid "
                            f"({', '.join(f'{b:g}' for b in grid)})")
-            follow = follow or edge_follow_up(df, label, beta)
+            follows.append(edge_follow_up(df, label, beta))
         moving = still_moving(df, [label], beta)
         if moving:
             reasons.append(f"{label} at β {beta:g}: {moving}")
-            follow = follow or moving_follow_up(df, [label], beta)
-    return reasons, follow or ""
+            follows.append(moving_follow_up(df, [label], beta))
+    return reasons, followup.merged(*follows)
 
 
 def divergences(df, label):
