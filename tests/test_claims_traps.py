@@ -145,14 +145,26 @@ def test_best_fid_slightly_better_is_its_own_claim():
 # ---- where an optimum lies: both sides ------------------------------------------------------------------------
 
 
+def planner_items(follow_up):
+    from reconloss.plan.follow_up import parse
+
+    return parse(follow_up)
+
+
 def test_cb_needs_larger_beta_checks_bernoullis_side_too():
     """Old rule: CB clearly worse at Bernoulli's best β sufficed. Here Bernoulli is flat, so it is no worse at
     CB's best β: nothing shows Bernoulli's optimum lies lower."""
     flat_bern = sweep(BERN, lambda b: 100 * (1 + 0.002 * (b != 0.3)), jitter=0.05) + sweep(CB, u_shape(3.0, 100))
     got = judged(flat_bern, "cb_needs_larger_beta")
     assert got["verdict"] == "inconclusive"
-    follow = json.loads(got["follow_up"])
-    assert follow == {"kind": "neighbours", "label": BERN, "betas": [0.3, 3.0]}
+    follow = json.loads(got["follow_up"])  # β 1 lies between the two already: more seeds of both
+    assert follow == {"kind": "straddles", "comparison": f"{BERN} at β 3 against its best β 0.3", "labels": [BERN],
+                      "betas": [], "cells": [[BERN, 0.3], [BERN, 3.0]]}
+    # CB best at a β Bernoulli never ran (a follow-up's 1.7): Bernoulli's runs there, the β between its 1 and 3
+    cb_between = sweep(CB, u_shape(1.7, 100)) + [row(CB, 1.7, s, fid=100 * noisy(s, 0.02)) for s in SEEDS]
+    lacking = judged(sweep(BERN, u_shape(1.0, 100)) + cb_between, "cb_needs_larger_beta")
+    assert lacking["verdict"] == "inconclusive" and "bernoulli at β 1.7" in lacking["reason"]
+    assert {"kind": "neighbours", "label": BERN, "betas": [1.0, 3.0]} in planner_items(lacking["follow_up"])
     both = sweep(BERN, u_shape(0.3, 100)) + sweep(CB, u_shape(3.0, 100))
     assert judged(both, "cb_needs_larger_beta")["verdict"] == "holds"
     same = sweep(BERN, u_shape(1.0, 100)) + sweep(CB, u_shape(1.0, 100))

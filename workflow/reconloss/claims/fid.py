@@ -104,6 +104,24 @@ def best_fid_slightly_better(df, specs):
                        "inconclusive": "the interval of the ratio holds ×1"}[verdict]}
 
 
+def _closer(label, beta, own, grid):
+    """The follow-up that would tell whether `label` is worse at `beta` than at its own best β `own`: runs at
+    `beta` where it has none (the β between its grid's neighbours of `beta`, the way the other likelihood's
+    β came about), else a β between the two where none lies between them yet, else more seeds of both."""
+    grid = sorted(grid)
+    if beta not in grid:
+        lower, upper = [b for b in grid if b < beta], [b for b in grid if b > beta]
+        if lower and upper:
+            return followup.neighbours(label, lower[-1], upper[0])
+        return followup.edge(label, grid[0] if not lower else grid[-1], grid)
+    lo, hi = sorted((beta, own))
+    mid = float(f"{math.sqrt(lo * hi):.2g}")
+    if not any(lo < b < hi for b in grid) and lo < mid < hi:
+        return followup.neighbours(label, lo, hi)
+    return followup.straddles(f"{label} at β {beta:g} against its best β {own:g}", [label],
+                              cells=[(label, beta), (label, own)])
+
+
 @every_classifier
 def cb_larger_beta(df, specs):
     early, found, texts = bests(df)
@@ -138,8 +156,8 @@ def cb_larger_beta(df, specs):
                    if iv is None or iv.sign() <= 0]
         verdict = "inconclusive"
         reason = "not clearly worse away from its own best: " + ", ".join(f"{lab} at β {b:g}" for lab, b in unclear)
-        lab = unclear[0][0]
-        follow = followup.neighbours(lab, b_best, c_best)
+        follow = followup.merged(*(_closer(lab, b, b_best if lab == BERNOULLI else c_best,
+                                           b_cells if lab == BERNOULLI else c_cells) for lab, b in unclear))
     elif c_best > b_best:
         verdict, reason = "holds", (f"CB best at β {c_best:g} > Bernoulli's {b_best:g}; Bernoulli clearly worse at "
                                     f"{c_best:g}, CB clearly worse at {b_best:g}")
