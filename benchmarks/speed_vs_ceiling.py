@@ -10,8 +10,9 @@ its FLOPs per image times the epoch's images over that rate: what a step would c
 the optimiser and everything else were free. The Beta and the Gaussians with a σ predicted per pixel
 end in two decoder outputs per pixel, so their last layer, and their ceiling, are larger.
 
-The measured. Each run's status.json under RESULTS/runs/{dataset}: its pack's train_seconds over its
-epochs and the pack's size (a pack's runs train as one model, so each is charged its share). The runs
+The measured. Each run's status.json under RESULTS/runs/{dataset}: its stack's train_seconds over its
+epochs and over the runs sharing those seconds (a stack's runs train as one model, so each is charged its
+share; reconloss.report.provenance.run_shares). The runs
 are two single-thread jobs at a time on a 2-core machine (make claims --cores 2); the ceiling is timed
 in CPU time of one thread, so jobs sharing the machine take turns on the core without lengthening it
 (they still share its caches and memory: measure it on the machine that ran the runs, ideally idle).

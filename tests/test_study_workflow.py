@@ -8,7 +8,7 @@ from workflow_helpers import load_config
 
 from reconloss import claims
 from reconloss.claims.inventory import INVENTORY
-
+from reconloss.plan.sizes import DATA_SHAPES
 from reconloss.report import publish as study_docs
 from reconloss.report import study_pages
 
@@ -69,8 +69,14 @@ def test_claims_link_their_figures_and_the_readme_block_is_rewritten(tiny_workfl
             str(tiny_workflow_run / "results"), "--out", str(out)]
     study_docs.main(args + ["--readme", str(readme)])
     assert set(claims.CLAIM_FIGURES) == {c.id for c in claims.CLAIMS}
-    for claim_id, figure in claims.CLAIM_FIGURES.items():  # every linked figure exists beside claims.md
-        assert (out / "digits" / claims.figure_file(figure, "digits")[1]).is_file(), claim_id
+    grey = DATA_SHAPES["digits"]
+    for claim in claims.CLAIMS:  # every figure a claim of this data set links exists beside claims.md
+        if claim.applies_to(grey):
+            figure = claims.figure_file(claims.CLAIM_FIGURES[claim.id], "digits")[1]
+            assert (out / "digits" / figure).is_file(), claim.id
+    # a colour claim on grey images links no figure, and its placeholder figure is not published
+    assert not (out / "digits" / "colour_image_digits.png").exists()
+    assert "colour_image_digits.png" not in (out / "digits" / "claims.md").read_text()
     md = (out / "digits" / "claims.md").read_text()
     assert "[fid_vs_beta](fid_vs_beta_digits.png)" in md and "[divergence](divergence_digits.png)" in md
     text = readme.read_text()
