@@ -77,7 +77,7 @@ def measured(dataset):
 
 def measured_results(results, dataset):
     """As `measured`, from a results folder, published or not (of a run still going, its finished packs):
-    each run's share of its pack's seconds (status.json: train_seconds over pack_size) over its epochs,
+    each run's share of its stack's training seconds over its epochs (reconloss.report.provenance.run_shares),
     evaluation seconds from metrics.json, the classifiers' from their benchmark files; this machine."""
     from reconloss.report.provenance import cpu_model, run_shares
 

@@ -53,13 +53,6 @@ def run_epochs(config, follow_ups):
     return out
 
 
-def spent_of(needs, config_files):
-    """{dataset: run-epochs} the follow-ups `needs` add over the configuration without them."""
-    config = config_check.load_files(config_files)
-    base, now = run_epochs(config, []), run_epochs(config, needs)
-    return {d: now[d] - base.get(d, 0) for d in now if now[d] != base.get(d, 0)}
-
-
 def next_round(config_files, needs_so_far):
     """The next round's follow_up.Round, judged on the claims table at hand, priced by the planner of runs."""
     import pandas as pd
@@ -68,13 +61,14 @@ def next_round(config_files, needs_so_far):
     config["claims"]["follow_ups"] = list(needs_so_far)  # as a round's file gives them: the list whole
     settings = config["claims"]
     frame = pd.read_csv(CLAIMS_TABLE, keep_default_na=False)
-    now = run_epochs(config, needs_so_far)
+    base, now = run_epochs(config, []), run_epochs(config, needs_so_far)
+    spent = {d: now[d] - base.get(d, 0) for d in now}  # what the rounds so far added
 
     def price(dataset, needs):
         return run_epochs(config, list(needs_so_far) + list(needs)).get(dataset, 0) - now.get(dataset, 0)
 
-    return follow_up.plan_round(frame, cells_of(config), spent_of(needs_so_far, config_files),
-                                settings["follow_up_budget"], settings.get("max_epochs"), price=price), settings
+    return follow_up.plan_round(frame, cells_of(config), spent, settings["follow_up_budget"],
+                                settings.get("max_epochs"), price=price), settings
 
 
 def write_round(number, needs):
