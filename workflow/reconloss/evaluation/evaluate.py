@@ -25,6 +25,7 @@ from reconloss.settings import EVAL_DEFAULTS
 from reconloss.training.device import denormals_flushed, resolve_device
 from reconloss.evaluation.metrics import compute_metrics, metric_keys
 from reconloss.evaluation.settling import read_trends
+from reconloss.evaluation import kept
 
 log = logging.getLogger(__name__)
 
@@ -201,15 +202,32 @@ def evaluate_run(data_path, run_dir, classifier_dir, settings, shared=None) -> d
 
 
 def evaluate_pack(data_path, runs, classifier_dir) -> list:
-    """Evaluate the runs [(run_dir, settings), ...] of one pack, loading data and classifier once."""
-    shared, rows = None, []
+    """Evaluate the runs [(run_dir, settings), ...] of one pack, loading data and classifier once.
+
+    A member whose evaluation was computed from exactly what it would be computed from now
+    keeps it (reconloss.evaluation.kept): a follow-up round that adds runs to a pack
+    evaluates only the new ones."""
+    shared, rows, n_kept, base = None, [], 0, None
     with denormals_flushed():  # trained weights hold denormals, slow on a CPU
         for i, (run_dir, settings) in enumerate(runs):
+            ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
+            if base is None:
+                base = kept.shared_record(data_path, classifier_dirs(classifier_dir), ev.get("inception_weights"))
+            record = kept.run_record(base, run_dir, settings)
+            row = kept.kept_row(run_dir, record)
+            if row is not None:
+                rows.append(row)
+                n_kept += 1
+                log.info("evaluated %d/%d runs (%s kept: its inputs are unchanged)", i + 1, len(runs), run_dir)
+                continue
             if shared is None and io.read_json(Path(run_dir) / "status.json").get("status") == "ok":
-                ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
                 shared = _load_shared(data_path, classifier_dir, ev)
+            kept.forget(run_dir)
             rows.append(evaluate_run(data_path, run_dir, classifier_dir, settings, shared))
+            kept.remember(run_dir, record)
             log.info("evaluated %d/%d runs", i + 1, len(runs))
+    if n_kept:
+        log.info("%d of %d runs kept their evaluation", n_kept, len(runs))
     return rows
 
 
