@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from reconloss import io
 from reconloss.evaluation import evaluate, kept
 from reconloss.training import train
-from torch_helpers import one_thread
-
 from test_evaluate import run_settings
+from torch_helpers import one_thread
 
 PACKAGE = Path(kept.__file__).resolve().parent.parent
 

@@ -22,7 +22,7 @@ kept: they cost nothing to evaluate.
 
 import hashlib
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from reconloss import io
@@ -78,7 +78,7 @@ def code_digest(package=None) -> str:
     return _files_digest((f.relative_to(root).as_posix(), f) for f in files)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _code_digest_once() -> str:
     return code_digest()
 
