@@ -248,6 +248,19 @@ def test_sigma_lower_on_black_pixels():
     assert verdict(cells(labels), "sigma_lower_on_black_pixels") == "not tested"  # no σ metrics in the summary
 
 
+def test_sigma_lower_on_black_pixels_is_not_tested_where_no_pixel_is_always_black():
+    """FashionMNIST: σ is measured (sigma_other) but no pixel is 0 in every training image, so
+    sigma_always_black is empty; the claim is not tested and asks for no runs, even with σ still moving."""
+    labels = (sigma.LEARNED_PIXEL, sigma.PREDICTED_PIXEL)
+    rows = [{**r, "sigma_always_black": None, "sigma_trend": 0.05}
+            for r in cells(labels, sigma_always_black=lambda lab, b: 0.02, sigma_other=lambda lab, b: 0.2)]
+    frame = claims.claims_frame(fake_summary(rows), only=["sigma_lower_on_black_pixels"]).iloc[0]
+    assert frame["verdict"] == "not tested" and "0 in every training image" in frame["reason"]
+    assert not frame["follow_up"]
+    one = rows[:1] + [{**r, "sigma_always_black": 0.02} for r in rows[1:]]  # one run has the pixels: judged
+    assert verdict(one, "sigma_lower_on_black_pixels") != "not tested"
+
+
 def test_some_images_easier():
     rows = lambda p90: cells((sigma.PREDICTED_IMAGE,), sigma_image_p10=lambda lab, b: 0.05, sigma_image_p90=p90)
     assert verdict(rows(lambda lab, b: 0.15), "some_images_easier") == "holds"
