@@ -119,6 +119,41 @@ def test_cb_beats_beta_and_truncated():
     assert verdict(sweep(CB, 20, 3.0), "cb_beats_beta_and_truncated") == "not tested"
 
 
+def test_an_edge_holds_a_best_fid_verdict_back_only_where_more_beta_could_change_it():
+    """A best β at its grid's edge can only get better with more β: CB clearly worse than a Beta whose best is
+    at its edge stays worse (does not hold), CB clearly better than it may not (inconclusive, asking for the β
+    past the edge), and CB at its own edge may still catch up."""
+    edge = BETA_SWEEP[-1]
+    frame = lambda rows: claims.claims_frame(fake_summary(rows), only=["cb_beats_beta_and_truncated"]).iloc[0]
+    worse = frame(sweep(CB, 20, 3.0) + sweep(BETA, 10, edge) + sweep(TRUNC, 40))
+    assert worse["verdict"] == "does not hold" and "whatever the open ends do" in worse["reason"]
+    assert "beta's best β 10 is at the edge" in worse["reason"] and not worse["follow_up"]
+    better = frame(sweep(CB, 20, 3.0) + sweep(BETA, 40, edge) + sweep(TRUNC, 40))
+    assert better["verdict"] == "inconclusive" and json.loads(better["follow_up"])["kind"] == "edge"
+    cb_edge = frame(sweep(CB, 20, BETA_SWEEP[0]) + sweep(BETA, 10) + sweep(TRUNC, 40))
+    assert cb_edge["verdict"] == "inconclusive"
+    # runs still moving may go either way: CB worse than a Beta still moving is not decided
+    moving = [{**r, "loss_trend": 0.05} if r["likelihood"] == BETA else r
+              for r in sweep(CB, 20, 3.0) + sweep(BETA, 10) + sweep(TRUNC, 40)]
+    assert frame(moving)["verdict"] == "inconclusive"
+
+
+def test_decided_whatever_the_open_ends_tries_every_shift():
+    """The robustness check against a judge whose verdict flips only at one shift of one label."""
+    from reconloss.claims.choice import SHIFTS_EDGE, SHIFTS_MOVING, decided_whatever_the_open_ends
+    from reconloss.claims.evidence import Spread, Stat
+
+    found = {"a": (1.0, {1.0: Stat([0.0, 0.1])}), "b": (1.0, {1.0: Stat([0.0, 0.1])})}
+    flip_at = lambda lab, d: (lambda f, s: ({"verdict": "holds" if abs(f[lab][1][1.0].mean - 0.05 - d) > 1e-9
+                                             else "does not hold"}, ""))
+    spread = Spread.pooled([found["a"][1][1.0]])
+    for d in SHIFTS_EDGE:
+        assert not decided_whatever_the_open_ends(found, spread, flip_at("a", d), {"a": SHIFTS_EDGE}, "holds")
+    assert decided_whatever_the_open_ends(found, spread, flip_at("a", 5.0), {"a": SHIFTS_EDGE}, "holds")
+    assert not decided_whatever_the_open_ends(found, spread, flip_at("b", 5.0), {"a": SHIFTS_EDGE, "b": SHIFTS_MOVING},
+                                              "holds")
+
+
 def field(best):
     """All six candidates at their own best FID."""
     return [r for lab, fid in best.items() for r in sweep(lab, fid)]

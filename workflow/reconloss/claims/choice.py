@@ -2,7 +2,8 @@
 
 Each likelihood has its own β scale (a summed squared error is about a tenth of a summed cross-entropy on
 MNIST), so likelihoods are compared at their own best β, not at one nominal β; a best β at its grid's edge, or
-runs still moving there, makes the comparison inconclusive (reconloss.claims.runs.gate). Every verdict is
+runs still moving there, makes the comparison inconclusive (reconloss.claims.runs.gate), unless no way those
+labels could still move would change the verdict (decided_whatever_the_open_ends). Every verdict is
 reached under each FID classifier present and holds only where it holds under all of them
 (claim.every_classifier). Whether CB's and Bernoulli's best FIDs are alike, or CB's a little lower, is judged
 in reconloss.claims.fid.
@@ -18,6 +19,7 @@ its trick claim shares), as the other sweeps do (SWEEP_EPOCHS); the per-image σ
 inconclusive rather than beaten.
 """
 
+import itertools
 import math
 
 from reconloss.claims.claim import (
@@ -31,7 +33,8 @@ from reconloss.claims.claim import (
     every_classifier,
 )
 from reconloss.claims.evidence import FID_MARGIN, Spread, Stat, alpha, difference, holm, per_beta, ratio_text
-from reconloss.claims.runs import best_cell, betas, cells, describe, gate, log, missing, not_tested, still_moving
+from reconloss.claims.runs import (at_edge, best_cell, betas, cells, describe, gate, log, missing, not_tested,
+                                   still_moving)
 
 CB, BERNOULLI, BETA, TRUNC = "continuous_bernoulli", "bernoulli", "beta", "truncated_gaussian"
 MSE, IMAGE = "gaussian_fixed_sweep", "gaussian_optimal_image"
@@ -41,6 +44,12 @@ MSE_SWEEP = (0.01, 0.03, 0.1, 0.3)
 OPTIMAL_BETAS = (0.1, 1.0, 10.0)
 #: "Acceptable" / "good": best FID at most this factor above the reference's.
 ACCEPTABLE = 1.25
+#: Shifts of log FID tried on a label whose best is open: at the grid's edge only downwards (more β can only find a
+#: lower best), still moving either way; ±5 is ×148, more than any FID here could move.
+SHIFTS_EDGE = (-5.0, -1.0, -0.3, -0.1)
+SHIFTS_MOVING = (-5.0, -1.0, -0.3, -0.1, 0.1, 0.3, 1.0, 5.0)
+SHIFTS_TEXT = ("the verdict is the same with each edge label's best FID up to ×148 lower and each moving one's "
+               "up to ×148 lower or higher")
 
 SWEEPS = {BERNOULLI: Need(BERNOULLI, BETA_SWEEP, SWEEP_EPOCHS), CB: Need(CB, BETA_SWEEP, SWEEP_EPOCHS),
           BETA: Need(BETA, COARSE_SWEEP, BETA_EPOCHS), TRUNC: Need(TRUNC, COARSE_SWEEP, SWEEP_EPOCHS),
@@ -64,9 +73,42 @@ def _best_text(found):
     return ", ".join(f"{lab} β {b:g}: {c[b].text(math.exp)}" for lab, (b, c) in found.items()) + " (fid)"
 
 
+def _open_ends(df, found):
+    """{label: the log-FID shifts its best could still take}: a best β at its grid's edge can only get better
+    with more β (the best over a wider grid is no higher); runs still moving there may go either way."""
+    ends = {}
+    for lab, (b, _) in found.items():
+        if still_moving(df, [lab], b):
+            ends[lab] = SHIFTS_MOVING
+        elif at_edge(b, betas(df, lab)):
+            ends[lab] = SHIFTS_EDGE
+    return ends
+
+
+def _shifted(found, moves):
+    """found with every cell of each label in moves shifted by its log-FID amount (its best β stays its best)."""
+    out = dict(found)
+    for lab, d in moves.items():
+        b, by_beta = found[lab]
+        out[lab] = (b, {beta: Stat([v + d for v in st.values]) for beta, st in by_beta.items()})
+    return out
+
+
+def decided_whatever_the_open_ends(found, spread, judge, ends, verdict) -> bool:
+    """Whether judge keeps `verdict` under every combination of the open labels' shifts (SHIFTS_EDGE,
+    SHIFTS_MOVING). Why: "CB is worse than the Beta" stays true however much better the Beta would get
+    past its grid's edge, so that edge need not hold the verdict back; the comparison it could overturn does."""
+    labels = list(ends)
+    for combo in itertools.product(*[(0.0, *ends[lab]) for lab in labels]):
+        if any(combo) and judge(_shifted(found, dict(zip(labels, combo))), spread)[0]["verdict"] != verdict:
+            return False
+    return True
+
+
 def _at_best(df, labels, judge):
-    """judge(found, spread) -> ({verdict, reason}, numbers) on each label at its own best β; inconclusive, with
-    the follow-up, where a best β lies at its grid's edge or its runs still move there (runs.gate)."""
+    """judge(found, spread) -> ({verdict, reason}, numbers) on each label at its own best β. Where a best β lies
+    at its grid's edge or its runs still move there (runs.gate), the verdict stands only if no way those
+    labels could still move changes it (decided_whatever_the_open_ends); else inconclusive, with the follow-up."""
     lacking = missing(df, labels)
     if lacking:
         return not_tested(lacking)
@@ -77,7 +119,13 @@ def _at_best(df, labels, judge):
     decision, text = judge(found, spread)
     reasons, follow = gate(df, [(lab, b) for lab, (b, _) in found.items()])
     if reasons:
-        decision = {"verdict": "inconclusive", "reason": "; ".join(reasons), "follow_up": follow}
+        ends = _open_ends(df, found)
+        if decision["verdict"] in ("holds", "does not hold") and \
+                decided_whatever_the_open_ends(found, spread, judge, ends, decision["verdict"]):
+            decision = {**decision, "reason": f"{decision['reason']}, and so whatever the open ends do "
+                        f"({'; '.join(reasons)}: {SHIFTS_TEXT})"}
+        else:
+            decision = {"verdict": "inconclusive", "reason": "; ".join(reasons), "follow_up": follow}
     return {"numbers": f"{_best_text(found)}; {text}", "runs": runs, **decision}
 
 
