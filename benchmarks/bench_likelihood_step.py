@@ -12,6 +12,8 @@ reconloss.training.step.PackEpochs exactly as training does.
                       shared machine falls on both alike; printed with the medians and the
                       seconds per MNIST run-epoch they imply (469 steps at batch 128, / K).
     --new REV         compare against revision REV instead of the working tree.
+    --colour          configs/colour.yaml's conv VAE (channels 32, 64, 128, hidden 256, latent 32) on
+                      random 3x32x32 images instead (use --batch 32, --k 6: a colour pack).
 
     PYTHONPATH=workflow python benchmarks/bench_likelihood_step.py --profile
     PYTHONPATH=workflow python benchmarks/bench_likelihood_step.py --baseline HEAD --rounds 3
@@ -34,7 +36,11 @@ STEPS_PER_EPOCH = 469  # MNIST's 60000 training images at batch 128
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def engine(name, k, batch, n_batches=8):
+COLOUR = {"model": {"arch": "conv", "channels": [32, 64, 128], "hidden": [256]}, "latent_dim": 32, "shape": (3, 32, 32)}
+STUDY = {"model": {"arch": "mlp", "hidden": [512, 256]}, "latent_dim": 20, "shape": (1, 28, 28)}
+
+
+def engine(name, k, batch, n_batches=8, net=None):
     """A PackEpochs of k members of likelihood `name` on random uint8 images, its epoch drawn."""
     from reconloss.training.device import configure
     from reconloss.training.stack import StackedVAE
@@ -42,11 +48,12 @@ def engine(name, k, batch, n_batches=8):
 
     configure(torch.device("cpu"))  # as a training job sets up its device (on a CPU: its allocator)
 
-    members = [{"likelihood_name": name, "beta": 1.0, "seed": i, "train": {"latent_dim": 20},
-                "model": {"arch": "mlp", "hidden": [512, 256]}} for i in range(k)]
-    x = torch.randint(0, 256, (batch * n_batches, 1, 28, 28), dtype=torch.uint8,
+    net = net or STUDY
+    members = [{"likelihood_name": name, "beta": 1.0, "seed": i, "train": {"latent_dim": net["latent_dim"]},
+                "model": net["model"]} for i in range(k)]
+    x = torch.randint(0, 256, (batch * n_batches, *net["shape"]), dtype=torch.uint8,
                       generator=torch.Generator().manual_seed(0))
-    stack = StackedVAE(members, (1, 28, 28), "cpu", x[:256].float() / 255.0)
+    stack = StackedVAE(members, net["shape"], "cpu", x[:256].float() / 255.0)
     eng = PackEpochs(stack, x, 255.0, list(range(k)), batch, 1e-3, grad_clip=1000.0)
     eng._draw(0)
     eng._reset_records()
@@ -74,13 +81,13 @@ def worker(name, k, batch, n):
     print(json.dumps({"median": statistics.median(times), "min": min(times)}))
 
 
-def profile(k, batch, names, rows):
+def profile(k, batch, names, rows, net=None):
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
     torch.set_num_threads(1)
     for name in names:
-        eng = engine(name, k, batch)
+        eng = engine(name, k, batch, net=net)
         steps(eng, 2)
         n = 3
         with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -145,12 +152,13 @@ def main():
     ap.add_argument("--stat", choices=["min", "median"], default="min",
                     help="each subprocess's figure: the fastest of its steps (least disturbed by other jobs) or the median")
     ap.add_argument("--worker", metavar="LIKELIHOOD")
+    ap.add_argument("--colour", action="store_true", help="the colour set's conv VAE (profile only)")
     a = ap.parse_args()
     names = a.likelihoods.split(",")
     if a.worker:
         worker(a.worker, a.k, a.batch, a.steps)
     elif a.profile:
-        profile(a.k, a.batch, names, a.rows)
+        profile(a.k, a.batch, names, a.rows, net=COLOUR if a.colour else None)
     elif a.baseline:
         compare(a.baseline, a.new, a.k, a.batch, names, a.rounds, a.steps, a.stat)
     else:

@@ -29,3 +29,19 @@ def test_a_run_is_charged_its_share_of_its_stack(bench, tmp_path):
         (d / "metrics.json").write_text(json.dumps({"likelihood": "lab", "likelihood_name": "beta"}))
     # a stack of 4 runs, 120 s over 3 epochs: 10 each; 30 s over 2 epochs alone: 15; a run with no epoch: no rate
     assert bench.measured(tmp_path, "mnist") == {"lab": ("beta", [10.0] * 4 + [15.0])}
+
+
+@pytest.mark.parametrize("name, outputs", [("bernoulli", 1), ("beta", 2)])
+def test_flop_counter_on_the_study_mlp_counts_what_the_hand_count_charges(bench, name, outputs):
+    """FlopCounterMode on one training step of the study MLP (configs/claims.yaml's model) gives the hand count:
+    the counted path the conv model uses is checked against an independent closed form."""
+    counted = bench.counted_flops_per_image(name, {"arch": "mlp", "hidden": [512, 256]}, 20, (1, 28, 28))
+    assert counted == bench.flops_per_image(outputs)
+
+
+def test_the_conv_models_flops_are_counted_with_its_convolutions(bench):
+    conv = {"arch": "conv", "channels": [32, 64, 128], "hidden": [256]}
+    one = bench.counted_flops_per_image("bernoulli", conv, 32, (3, 32, 32))
+    two = bench.counted_flops_per_image("beta", conv, 32, (3, 32, 32))
+    # configs/colour.yaml states about 10 M multiply-adds forward: 20 MFLOP, about 60 with the backward products
+    assert 40e6 < one < 80e6 and two > one
