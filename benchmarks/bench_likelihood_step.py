@@ -13,7 +13,8 @@ reconloss.training.step.PackEpochs exactly as training does.
                       seconds per MNIST run-epoch they imply (469 steps at batch 128, / K).
     --new REV         compare against revision REV instead of the working tree.
     --colour          configs/colour.yaml's conv VAE (channels 32, 64, 128, hidden 256, latent 32) on
-                      random 3x32x32 images instead (use --batch 32, --k 6: a colour pack).
+                      random 3x32x32 images instead (use --batch 32, --k 6: a colour pack; seconds
+                      per run-epoch then for photo_patches' 162 steps).
 
     PYTHONPATH=workflow python benchmarks/bench_likelihood_step.py --profile
     PYTHONPATH=workflow python benchmarks/bench_likelihood_step.py --baseline HEAD --rounds 3
@@ -33,6 +34,7 @@ import torch
 
 LIKELIHOODS = ["bernoulli", "continuous_bernoulli", "beta", "gaussian_optimal_pixel"]
 STEPS_PER_EPOCH = 469  # MNIST's 60000 training images at batch 128
+COLOUR_STEPS_PER_EPOCH = 162  # photo_patches' 5179 training patches at batch 32
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -68,10 +70,10 @@ def steps(eng, count):
         eng._full()
 
 
-def worker(name, k, batch, n):
+def worker(name, k, batch, n, net=None):
     """Median seconds of one step over n timed steps (after 2 untimed ones), as JSON on stdout."""
     torch.set_num_threads(1)
-    eng = engine(name, k, batch)
+    eng = engine(name, k, batch, net=net)
     steps(eng, 2)
     times = []
     for _ in range(n):
@@ -108,7 +110,7 @@ def export(rev, dest):
     return dest / "workflow"
 
 
-def compare(rev, new_rev, k, batch, names, rounds, n, stat="min"):
+def compare(rev, new_rev, k, batch, names, rounds, n, stat="min", colour=False):
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "old").mkdir()
         paths = {"old": str(export(rev, Path(tmp) / "old")), "new": str(ROOT / "workflow")}
@@ -122,7 +124,7 @@ def compare(rev, new_rev, k, batch, names, rounds, n, stat="min"):
                 for v in (("old", "new") if r % 2 == 0 else ("new", "old")):
                     env = {**os.environ, "PYTHONPATH": paths[v], "OMP_NUM_THREADS": "1"}
                     out = subprocess.run([sys.executable, __file__, "--worker", name, "--k", str(k),
-                                          "--batch", str(batch), "--steps", str(n)],
+                                          "--batch", str(batch), "--steps", str(n)] + ["--colour"] * colour,
                                          env=env, check=True, capture_output=True, text=True).stdout
                     got[(name, v)].append(json.loads(out.strip().splitlines()[-1])[stat])
             print(f"round {r + 1}/{rounds} done, load average {os.getloadavg()}", flush=True)
@@ -130,11 +132,12 @@ def compare(rev, new_rev, k, batch, names, rounds, n, stat="min"):
               f"median over {rounds} alternating rounds of each round's {stat} of {n} steps")
         print(f"{'likelihood':24s} {'old s/step':>10s} {'new s/step':>10s} {'old s/run-ep':>12s} "
               f"{'new s/run-ep':>12s} {'new/old':>8s}   per-round new/old")
+        per_epoch = COLOUR_STEPS_PER_EPOCH if colour else STEPS_PER_EPOCH
         for name in names:
             old, new = statistics.median(got[(name, 'old')]), statistics.median(got[(name, 'new')])
             per = " ".join(f"{b / a:.3f}" for a, b in zip(got[(name, 'old')], got[(name, 'new')]))
-            print(f"{name:24s} {old:10.4f} {new:10.4f} {old * STEPS_PER_EPOCH / k:12.2f} "
-                  f"{new * STEPS_PER_EPOCH / k:12.2f} {new / old:8.3f}   {per}")
+            print(f"{name:24s} {old:10.4f} {new:10.4f} {old * per_epoch / k:12.2f} "
+                  f"{new * per_epoch / k:12.2f} {new / old:8.3f}   {per}")
         print(f"load average at end: {os.getloadavg()}")
 
 
@@ -152,15 +155,15 @@ def main():
     ap.add_argument("--stat", choices=["min", "median"], default="min",
                     help="each subprocess's figure: the fastest of its steps (least disturbed by other jobs) or the median")
     ap.add_argument("--worker", metavar="LIKELIHOOD")
-    ap.add_argument("--colour", action="store_true", help="the colour set's conv VAE (profile only)")
+    ap.add_argument("--colour", action="store_true", help="the colour set's conv VAE")
     a = ap.parse_args()
     names = a.likelihoods.split(",")
     if a.worker:
-        worker(a.worker, a.k, a.batch, a.steps)
+        worker(a.worker, a.k, a.batch, a.steps, net=COLOUR if a.colour else None)
     elif a.profile:
         profile(a.k, a.batch, names, a.rows, net=COLOUR if a.colour else None)
     elif a.baseline:
-        compare(a.baseline, a.new, a.k, a.batch, names, a.rounds, a.steps, a.stat)
+        compare(a.baseline, a.new, a.k, a.batch, names, a.rounds, a.steps, a.stat, colour=a.colour)
     else:
         ap.error("one of --profile, --baseline REV")
 
