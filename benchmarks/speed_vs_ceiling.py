@@ -36,13 +36,12 @@ from pathlib import Path
 
 import torch
 
+from reconloss.data.datasets import DATASETS
 from reconloss.likelihoods import LIKELIHOODS
 from reconloss.report.provenance import run_shares
 from reconloss.training.stack import _StackedLinear
 
 IMAGES = {"mnist": 60_000, "fashion_mnist": 60_000, "digits": 1_437, "photo_patches": 5_179, "cifar10": 50_000}
-DATA_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "digits": (1, 8, 8), "photo_patches": (3, 32, 32),
-               "cifar10": (3, 32, 32)}
 PIXELS = 784
 HIDDEN = (512, 256)
 LATENT = 20
@@ -124,7 +123,7 @@ def main(argv=None):
         model, latent = config.get("model") or {}, int((config.get("train") or {}).get("latent_dim", LATENT))
 
         def flops(name):
-            return counted_flops_per_image(name, model, latent, DATA_SHAPES[a.dataset])
+            return counted_flops_per_image(name, model, latent, DATASETS[a.dataset].shape)
 
         print(f"{a.config}'s model ({model}, latent {latent}): {flops('bernoulli') / 1e6:.1f} MFLOP per image "
               "(one decoder output per pixel), counted")

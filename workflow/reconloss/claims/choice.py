@@ -48,8 +48,8 @@ ACCEPTABLE = 1.25
 #: lower best), still moving either way; ±5 is ×148, more than any FID here could move.
 SHIFTS_EDGE = (-5.0, -1.0, -0.3, -0.1)
 SHIFTS_MOVING = (-5.0, -1.0, -0.3, -0.1, 0.1, 0.3, 1.0, 5.0)
-SHIFTS_TEXT = ("the verdict is the same with each edge label's best FID up to ×148 lower and each moving one's "
-               "up to ×148 lower or higher")
+SHIFTS_TEXT = (f"the verdict is the same with each edge label's best FID up to ×{math.exp(-min(SHIFTS_EDGE)):.0f} "
+               f"lower and each moving one's up to ×{math.exp(max(SHIFTS_MOVING)):.0f} lower or higher")
 
 SWEEPS = {BERNOULLI: Need(BERNOULLI, BETA_SWEEP, SWEEP_EPOCHS), CB: Need(CB, BETA_SWEEP, SWEEP_EPOCHS),
           BETA: Need(BETA, COARSE_SWEEP, BETA_EPOCHS), TRUNC: Need(TRUNC, COARSE_SWEEP, SWEEP_EPOCHS),

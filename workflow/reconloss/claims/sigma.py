@@ -84,8 +84,8 @@ def black_pixels_lower(df, specs):
                     "numbers": f"mean σ over every pixel (sigma_other, seed mean): {levels}",
                     "reason": "no pixel of this data set is 0 in every training image: the pixels the claim is "
                               "about do not exist here (sigma_always_black is empty in every run)"}
-    return _cellwise(df, [LEARNED_PIXEL, PREDICTED_PIXEL], lambda r: log(r[cols[0]]) - log(r[cols[1]]), cols, 0.0,
-                     True, "σ lower on always-black pixels")
+    return _cellwise(df, labels, lambda r: log(r[cols[0]]) - log(r[cols[1]]), cols, 0.0, True,
+                     "σ lower on always-black pixels")
 
 
 def images_differ(df, specs):

@@ -207,12 +207,14 @@ def evaluate_pack(data_path, runs, classifier_dir) -> list:
     A member whose evaluation was computed from exactly what it would be computed from now
     keeps it (reconloss.evaluation.kept): a follow-up round that adds runs to a pack
     evaluates only the new ones."""
-    shared, rows, n_kept, base = None, [], 0, None
+    if not runs:
+        return []
+    # a pack's runs share their evaluate settings (the data set's), so the first run's stand for all
+    ev = {**EVAL_DEFAULTS, **(runs[0][1].get("evaluate") or {})}
+    base = kept.shared_record(data_path, classifier_dirs(classifier_dir), ev.get("inception_weights"))
+    shared, rows, n_kept = None, [], 0
     with denormals_flushed():  # trained weights hold denormals, slow on a CPU
         for i, (run_dir, settings) in enumerate(runs):
-            ev = {**EVAL_DEFAULTS, **(settings.get("evaluate") or {})}
-            if base is None:
-                base = kept.shared_record(data_path, classifier_dirs(classifier_dir), ev.get("inception_weights"))
             record = kept.run_record(base, run_dir, settings)
             row = kept.kept_row(run_dir, record)
             if row is not None:
