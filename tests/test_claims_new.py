@@ -138,6 +138,16 @@ def test_an_edge_holds_a_best_fid_verdict_back_only_where_more_beta_could_change
     assert frame(moving)["verdict"] == "inconclusive"
 
 
+def test_an_edge_keeps_no_single_best_inconclusive_since_a_lower_fid_could_tie_the_winner():
+    """Squared error at its grid's edge, ×2 Bernoulli's FID: every other is clearly beaten (does not hold without
+    the edge), but past the edge it could come within ×1.10 of Bernoulli (a tie: holds) before it overtook it.
+    The shifts tried would step over that tie, so this judge keeps its edges inconclusive."""
+    base = {BERN: 20, CB: 40, BETA: 40, TRUNC: 40, IMAGE: 40}
+    rows = [r for lab, f in base.items() for r in sweep(lab, f)]
+    assert verdict(rows + sweep(MSE, 40), "no_single_best_likelihood") == "does not hold"
+    assert verdict(rows + sweep(MSE, 40, choice.MSE_SWEEP[-1]), "no_single_best_likelihood") == "inconclusive"
+
+
 def test_decided_whatever_the_open_ends_tries_every_shift():
     """The robustness check against a judge whose verdict flips only at one shift of one label."""
     from reconloss.claims.choice import SHIFTS_EDGE, SHIFTS_MOVING, decided_whatever_the_open_ends

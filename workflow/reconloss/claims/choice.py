@@ -97,7 +97,12 @@ def _shifted(found, moves):
 def decided_whatever_the_open_ends(found, spread, judge, ends, verdict) -> bool:
     """Whether judge keeps `verdict` under every combination of the open labels' shifts (SHIFTS_EDGE,
     SHIFTS_MOVING). Why: "CB is worse than the Beta" stays true however much better the Beta would get
-    past its grid's edge, so that edge need not hold the verdict back; the comparison it could overturn does."""
+    past its grid's edge, so that edge need not hold the verdict back; the comparison it could overturn does.
+
+    A finite set of shifts answers "every shift" only for a monotone judge: one whose verdict moves one way
+    (towards holds, or towards does not hold) as any one label's FID moves one way. Its verdicts over the box
+    of shifts are then bounded by the box's corners, which the shifts include. A judge that looks for a tie
+    with the winner is not monotone (a label passing the winner ties it on the way): _at_best does not ask."""
     labels = list(ends)
     for combo in itertools.product(*[(0.0, *ends[lab]) for lab in labels]):
         if any(combo) and judge(_shifted(found, dict(zip(labels, combo))), spread)[0]["verdict"] != verdict:
@@ -105,10 +110,11 @@ def decided_whatever_the_open_ends(found, spread, judge, ends, verdict) -> bool:
     return True
 
 
-def _at_best(df, labels, judge):
+def _at_best(df, labels, judge, monotone=True):
     """judge(found, spread) -> ({verdict, reason}, numbers) on each label at its own best β. Where a best β lies
-    at its grid's edge or its runs still move there (runs.gate), the verdict stands only if no way those
-    labels could still move changes it (decided_whatever_the_open_ends); else inconclusive, with the follow-up."""
+    at its grid's edge or its runs still move there (runs.gate), the verdict of a `monotone` judge stands only
+    if no way those labels could still move changes it (decided_whatever_the_open_ends); else, and always for
+    a judge that is not monotone, inconclusive, with the follow-up."""
     lacking = missing(df, labels)
     if lacking:
         return not_tested(lacking)
@@ -120,7 +126,7 @@ def _at_best(df, labels, judge):
     reasons, follow = gate(df, [(lab, b) for lab, (b, _) in found.items()])
     if reasons:
         ends = _open_ends(df, found)
-        if decision["verdict"] in ("holds", "does not hold") and \
+        if monotone and decision["verdict"] in ("holds", "does not hold") and \
                 decided_whatever_the_open_ends(found, spread, judge, ends, decision["verdict"]):
             decision = {**decision, "reason": f"{decision['reason']}, and so whatever the open ends do "
                         f"({'; '.join(reasons)}: {SHIFTS_TEXT})"}
@@ -165,7 +171,7 @@ def no_single_best(df, specs):
                     f"×{math.exp(FID_MARGIN):.2f} (Holm)"}, text
         return {"verdict": "inconclusive", "reason": "no other clearly equivalent to the best, nor all clearly "
                 "worse"}, text
-    return _at_best(df, list(CANDIDATES), judge)
+    return _at_best(df, list(CANDIDATES), judge, monotone=False)  # a tie with the winner is not monotone
 
 
 @every_classifier
